@@ -1,0 +1,90 @@
+"""`svcctl` entry point: builds the typer app and maps errors to exit codes.
+
+Heavy modules (paramiko, jinja2, psutil) are imported inside commands, never at
+start-up, so `svcctl --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from svcctl import __version__
+from svcctl.cli import testbed as testbed_cli
+from svcctl.errors import ExitCode, SvcctlError
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success; 1 findings or refused (unsafe to proceed); 2 bad input; "
+    "3 failed (did not converge, or rolled back); 4 another deploy holds the lock."
+)
+
+app = typer.Typer(
+    name="svcctl",
+    help=(
+        "Deploy, audit and repair launchd services on macOS hosts, so that exactly one "
+        "instance of each service runs: launchd's own.\n\n" + EXIT_CODES_HELP
+    ),
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(testbed_cli.app, name="testbed")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"svcctl {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+) -> None:
+    if debug:
+        os.environ["SVCCTL_DEBUG"] = "1"
+
+
+def main() -> None:
+    """Console-script entry: run the app, turn SvcctlError into one line and an exit code."""
+    try:
+        app(standalone_mode=False)
+    except SvcctlError as exc:
+        if os.environ.get("SVCCTL_DEBUG"):
+            raise
+        sys.stderr.write(f"svcctl: error: {exc.one_line()}\n")
+        sys.exit(int(exc.exit_code))
+    except KeyboardInterrupt:
+        sys.stderr.write("svcctl: interrupted\n")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # the click layer: usage errors, aborted prompts
+        _click_exit(exc)
+
+
+def _click_exit(exc: Exception) -> None:
+    import click
+
+    if isinstance(exc, click.exceptions.Exit):
+        sys.exit(exc.exit_code)
+    if isinstance(exc, click.ClickException):
+        exc.show()
+        sys.exit(int(ExitCode.BAD_INPUT))
+    if isinstance(exc, click.exceptions.Abort):
+        sys.stderr.write("svcctl: aborted\n")
+        sys.exit(int(ExitCode.FINDINGS))
+    if os.environ.get("SVCCTL_DEBUG"):
+        raise exc
+    sys.stderr.write(f"svcctl: internal error: {type(exc).__name__}: {exc} (rerun with --debug)\n")
+    sys.exit(int(ExitCode.FAILED))
+
+
+if __name__ == "__main__":
+    main()
