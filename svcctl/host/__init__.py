@@ -1,0 +1,1 @@
+"""One Host interface, two transports: local (subprocess) and SSH (paramiko)."""
