@@ -12,12 +12,14 @@ import sys
 import typer
 
 from svcctl import __version__
+from svcctl.cli import guard as guard_cli
 from svcctl.cli import testbed as testbed_cli
 from svcctl.errors import ExitCode, SvcctlError
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 findings or refused (unsafe to proceed); 2 bad input; "
-    "3 failed (did not converge, or rolled back); 4 another deploy holds the lock."
+    "3 failed (did not converge, or rolled back); 4 another deploy holds the lock; "
+    "75 (svcctl guard) another instance holds the service's lock."
 )
 
 app = typer.Typer(
@@ -32,6 +34,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(testbed_cli.app, name="testbed")
+guard_cli.register(app)
 
 
 def _version(value: bool) -> None:
