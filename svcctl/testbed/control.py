@@ -60,6 +60,8 @@ class HostStatus:
 class Testbed:
     """The hosts under one DIR. Every method is safe to call again (idempotent)."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     def __init__(self, directory: Path) -> None:
         self.layout = Layout(directory.resolve())
 
@@ -151,7 +153,7 @@ class Testbed:
             proc = subprocess.Popen(
                 ["unshare", "--pid", "--fork", "--mount", "--propagation", "private",
                  "--mount-proc", "--kill-child",
-                 "/bin/sh", str(hostdir.lib / "setup.sh"), str(hostdir.root)],
+                 "/bin/sh", str(hostdir.lib / "emulator" / "setup.sh"), str(hostdir.root)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 start_new_session=True, close_fds=True,
             )

@@ -27,7 +27,6 @@ from svcctl.testbed.layout import (
 )
 
 EMULATOR_SRC = Path(__file__).resolve().parent / "emulator"
-SETUP_SCRIPT = Path(__file__).resolve().parent / "setup.sh"
 SSHD = "/usr/sbin/sshd"
 
 
@@ -123,7 +122,7 @@ def ensure_host_key(hostdir: HostDir, name: str) -> str:
 def provision(hostdir: HostDir, name: str, address: str, client_pubkey: str,
               config: dict[str, Any]) -> str:
     """Create or refresh HOSTDIR; return the host's public key (base64 part)."""
-    if not (EMULATOR_SRC / "__main__.py").exists():
+    if not (EMULATOR_SRC / "setup.sh").exists():
         raise TestbedError(f"the launchd emulator is missing from {EMULATOR_SRC}")
     root = hostdir.root
     _mkdir(root, 0o755)
@@ -152,7 +151,6 @@ def provision(hostdir: HostDir, name: str, address: str, client_pubkey: str,
     if lib.exists():
         shutil.rmtree(lib)
     shutil.copytree(EMULATOR_SRC, lib, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    shutil.copy2(SETUP_SCRIPT, hostdir.lib / "setup.sh")
     for path in [hostdir.lib, *hostdir.lib.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     python = os.environ.get("SVCCTL_TESTBED_PYTHON", "/usr/bin/python3")

@@ -3,6 +3,10 @@
 # bind-mounts the host's private directories over the real machine's, then
 # execs the launchd emulator, which becomes PID 1.  Usage: setup.sh HOSTDIR
 set -eu
+if [ "$#" -ne 1 ] || [ ! -d "$1" ]; then
+    echo "usage: setup.sh HOSTDIR" >&2
+    exit 64
+fi
 H="$1"
 PY="${SVCCTL_TESTBED_PYTHON:-/usr/bin/python3}"
 
