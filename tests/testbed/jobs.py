@@ -1,0 +1,81 @@
+"""Helpers for driving launchd on a simulated host over SSH, as a user would."""
+
+from __future__ import annotations
+
+import plistlib
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tests.conftest import Hosts
+
+AGENTS = "/Users/ops/Library/LaunchAgents"
+SESSION_TYPES = ["Aqua", "Background", "LoginWindow", "StandardIO", "System"]
+
+# A service that records each start and can be told to ignore SIGTERM or exit.
+SERVICE_PY = r'''
+import os, signal, sys, time
+mode = sys.argv[1] if len(sys.argv) > 1 else "run"
+if mode == "ignore-term":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+elif mode.startswith("exit-"):
+    sys.exit(int(mode[5:]))
+print("started", os.getpid(), flush=True)
+while True:
+    time.sleep(1)
+'''
+
+
+def unique_label(prefix: str = "com.example") -> str:
+    return f"{prefix}.t{time.time_ns() % 10**10}"
+
+
+def agent_plist(label: str, *args: str, **keys: Any) -> bytes:
+    job: dict[str, Any] = {
+        "Label": label,
+        "ProgramArguments": ["/usr/bin/python3", "/Users/ops/service.py", *args],
+        "LimitLoadToSessionType": SESSION_TYPES,
+    }
+    job.update(keys)
+    return plistlib.dumps(job)
+
+
+def install_agent(hosts: Hosts, host: str, label: str, plist: bytes) -> str:
+    hosts.put(host, "/Users/ops/service.py", SERVICE_PY)
+    path = f"{AGENTS}/{label}.plist"
+    hosts.put(host, path, plist.decode())
+    return path
+
+
+def launchctl(hosts: Hosts, host: str, *args: str, user: str = "ops") -> Any:
+    return hosts.ssh(host, ["launchctl", *args], user=user, check=False)
+
+
+def print_field(text: str, key: str) -> str | None:
+    """A top-level (one-tab) `key = value` of `launchctl print` (FACTS 3.3)."""
+    m = re.search(rf"^\t{re.escape(key)} = (.*)$", text, re.M)
+    return m.group(1) if m else None
+
+
+def job_pid(hosts: Hosts, host: str, target: str, user: str = "ops") -> int | None:
+    out = launchctl(hosts, host, "print", target, user=user).stdout
+    pid = print_field(out, "pid")
+    return int(pid) if pid else None
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 15, every: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(every)
+
+
+def alive(hosts: Hosts, host: str, pid: int) -> bool:
+    """True while pid is a live, non-zombie process on the host."""
+    out = hosts.ssh(host, ["ps", "-o", "stat=", "-p", str(pid)], check=False).stdout.strip()
+    return bool(out) and not out.startswith("Z")
