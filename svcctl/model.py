@@ -1,0 +1,219 @@
+"""Plain data shared by every layer: specs from the inventory, states read from hosts.
+
+Everything here is a frozen dataclass or an enum with no behaviour beyond parsing its
+own textual form. Mappings are typed `Mapping` and never mutated after construction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+_DOMAIN_RE = re.compile(r"(system)|(user|gui)/(\d+)")
+
+
+class DomainKind(StrEnum):
+    SYSTEM = "system"
+    USER = "user"
+    GUI = "gui"
+
+
+@dataclass(frozen=True)
+class Domain:
+    """A launchd domain svcctl can manage (FACTS 1.1): `system`, `user/<uid>`, `gui/<uid>`."""
+
+    kind: DomainKind
+    uid: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.kind is DomainKind.SYSTEM) != (self.uid is None):
+            raise ValueError(f"domain {self.kind.value!r} and uid {self.uid!r} do not fit")
+
+    @classmethod
+    def parse(cls, text: str) -> Domain:
+        """`system`, `user/501` or `gui/501`; raises ValueError for anything else."""
+        m = _DOMAIN_RE.fullmatch(text.strip())
+        if m is None:
+            raise ValueError(
+                f"not a launchd domain: {text!r} (expected system, user/<uid> or gui/<uid>)"
+            )
+        if m.group(1):
+            return cls(DomainKind.SYSTEM)
+        return cls(DomainKind(m.group(2)), int(m.group(3)))
+
+    @property
+    def target(self) -> str:
+        return "system" if self.uid is None else f"{self.kind.value}/{self.uid}"
+
+    def service_target(self, label: str) -> str:
+        return f"{self.target}/{label}"
+
+    @property
+    def is_system(self) -> bool:
+        return self.kind is DomainKind.SYSTEM
+
+    def __str__(self) -> str:
+        return self.target
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """One inventory host. `name` is also the SSH alias unless `hostname` overrides it."""
+
+    name: str
+    domain: Domain
+    hostname: str | None = None
+    user: str | None = None
+    port: int | None = None
+    ssh_config: Path | None = None
+    home: str | None = None  # the uid's home, where ~/Library/LaunchAgents lives
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """An optional probe after the stay-up window: exactly one of `command` or `tcp_port`."""
+
+    command: tuple[str, ...] | None = None
+    tcp_port: int | None = None
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    label: str
+    hosts: tuple[str, ...]
+    program: tuple[str, ...]
+    match: re.Pattern[str] | None = None  # None: derived from `program` (svcctl.procs)
+    working_directory: str | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    keep_alive: bool | Mapping[str, object] = False
+    run_at_load: bool | None = None
+    throttle_interval: int | None = None
+    exit_timeout: int | None = None
+    stdout_path: str | None = None
+    stderr_path: str | None = None
+    user_name: str | None = None  # UserName, LaunchDaemons only (FACTS 4)
+    template: str | None = None
+    guard: bool = False
+    stay_up: float = 10.0
+    health: HealthCheck | None = None
+    plist_extra: Mapping[str, object] = field(default_factory=dict)
+    source: str = ""  # "inventory.yaml:12", for messages
+
+
+@dataclass(frozen=True)
+class Inventory:
+    path: Path
+    hosts: Mapping[str, HostSpec]
+    services: Mapping[str, ServiceSpec]
+    templates_dir: Path
+    ssh_config: Path | None = None
+
+
+@dataclass(frozen=True)
+class ProcInfo:
+    """One row of `ps` (FACTS 5.2). `user` may be truncated or numeric; `uid` is exact."""
+
+    pid: int
+    ppid: int
+    uid: int
+    user: str
+    pgid: int
+    started: datetime | None
+    started_raw: str
+    command: str
+
+    @property
+    def args_hidden(self) -> bool:
+        """ps shows `[name]` or `(name)` when it cannot read the arguments (FACTS 5.2)."""
+        c = self.command
+        return len(c) >= 2 and ((c[0] == "[" and c[-1] == "]") or (c[0] == "(" and c[-1] == ")"))
+
+
+@dataclass(frozen=True)
+class ListEntry:
+    """One row of `launchctl list` (FACTS 3.1) or of a `print <domain>` services block."""
+
+    label: str
+    pid: int | None
+    status: int | None  # exit code, or -signal; None when `-` or unknown
+    status_raw: str
+
+
+@dataclass(frozen=True)
+class JobState:
+    """What launchd says about one label, from `print` (FACTS 3.3) or `list <label>` (3.2)."""
+
+    label: str
+    source: str  # "print" or "list"
+    domain: Domain | None = None
+    domain_raw: str | None = None
+    pid: int | None = None
+    state: str | None = None
+    runs: int | None = None
+    last_exit_code: int | None = None  # None: never exited, or killed by a signal
+    last_exit_raw: str | None = None  # as printed: "(never exited)", "75: EX_TEMPFAIL", "19200"
+    last_signal: int | None = None
+    successive_crashes: int | None = None
+    path: str | None = None
+    job_type: str | None = None
+    program: str | None = None
+    arguments: tuple[str, ...] = ()
+    environment: Mapping[str, str] = field(default_factory=dict)
+    working_directory: str | None = None
+    stdout_path: str | None = None
+    stderr_path: str | None = None
+    minimum_runtime: int | None = None
+    exit_timeout: int | None = None
+    properties: tuple[str, ...] = ()
+    on_demand: bool | None = None
+    asid: int | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None
+
+
+class Verdict(StrEnum):
+    OK = "ok"
+    DOWN = "down"
+    STRAY = "stray"
+    DUPLICATE = "duplicate"
+    CRASHLOOP = "crashloop"
+    UNEXPECTED = "unexpected"
+    UNREACHABLE = "unreachable"
+    UNINSPECTABLE = "uninspectable"
+    BLOCKED = "blocked"
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A running copy of a service: a matching process and its matching descendants."""
+
+    proc: ProcInfo
+    managed: bool  # launchd's pid for the label in the expected domain, or a descendant
+    owner: str | None  # service-target of the job it descends from; None for a stray
+    children: tuple[int, ...] = ()  # matching descendants folded into this instance
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The audit outcome for one service on one host."""
+
+    service: str
+    host: str
+    verdict: Verdict
+    instances: tuple[Instance, ...] = ()
+    job: JobState | None = None
+    hidden: tuple[ProcInfo, ...] = ()  # candidates whose arguments ps could not read
+    detail: str = ""
+
+    @property
+    def strays(self) -> tuple[Instance, ...]:
+        return tuple(i for i in self.instances if not i.managed)

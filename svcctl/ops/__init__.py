@@ -1,0 +1,1 @@
+"""Operations: the only place that sequences effects (audit, deploy, adopt)."""

@@ -1,0 +1,41 @@
+"""PURE process knowledge: the `ps` probe and parser, instance matching, classification.
+
+See `svcctl.procs.matching` for the instance/decoy rule and `svcctl.procs.classify` for
+managed vs stray and the verdicts.
+"""
+
+from svcctl.procs.classify import (
+    classify_service,
+    detect_respawn,
+    find_instances,
+    is_crashlooping,
+)
+from svcctl.procs.matching import (
+    INLINE,
+    Match,
+    Matcher,
+    derive_match,
+    executable_family,
+    match_process,
+    matcher_for,
+    script_operand,
+)
+from svcctl.procs.ps import PS_FIELDS, parse_ps, ps_argv
+
+__all__ = [
+    "INLINE",
+    "PS_FIELDS",
+    "Match",
+    "Matcher",
+    "classify_service",
+    "derive_match",
+    "detect_respawn",
+    "executable_family",
+    "find_instances",
+    "is_crashlooping",
+    "match_process",
+    "matcher_for",
+    "parse_ps",
+    "ps_argv",
+    "script_operand",
+]

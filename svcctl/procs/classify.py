@@ -1,0 +1,157 @@
+"""Managed vs stray instances, and the audit verdict for one service on one host.
+
+PPID 1 proves nothing (FACTS 5.1): an instance is *managed* only when it is launchd's pid
+for the label in the expected domain, or descends from it through the ppid chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from svcctl.model import Finding, Instance, JobState, ProcInfo, ServiceSpec, Verdict
+from svcctl.procs.matching import Match, Matcher, match_process, matcher_for
+
+
+def _ancestors(pid: int, by_pid: Mapping[int, ProcInfo]) -> Iterable[int]:
+    seen = {pid}
+    proc = by_pid.get(pid)
+    while proc is not None and proc.ppid not in seen and proc.ppid > 0:
+        seen.add(proc.ppid)
+        yield proc.ppid
+        proc = by_pid.get(proc.ppid)
+
+
+def find_instances(
+    procs: Sequence[ProcInfo],
+    m: Matcher,
+    owners: Mapping[int, str],
+    expected_owner: str | None,
+    ignore_pids: frozenset[int] = frozenset(),
+) -> tuple[list[Instance], list[ProcInfo]]:
+    """Instances (each with its matching descendants folded in) and hidden candidates.
+
+    `owners` maps launchd's pid for the label, in each domain that has it loaded, to that
+    service-target; those pids count as instances even if their command does not match.
+    """
+    by_pid = {p.pid: p for p in procs}
+    kinds = {p.pid: match_process(p, m) for p in procs if p.pid not in ignore_pids}
+    candidates = {pid for pid, k in kinds.items() if k is Match.INSTANCE}
+    candidates |= {pid for pid in owners if pid in by_pid}
+    hidden = [by_pid[pid] for pid, k in kinds.items() if k is Match.HIDDEN]
+    out = []
+    for pid in sorted(candidates):
+        chain = list(_ancestors(pid, by_pid))
+        if any(a in candidates for a in chain):
+            continue  # folded into its matching ancestor's instance
+        owner = next((owners[p] for p in (pid, *chain) if p in owners), None)
+        kids = tuple(c for c in sorted(candidates) if pid in _ancestors(c, by_pid))
+        if owner is None:
+            reason = "not started by launchd for this label (stray)"
+        elif owner == expected_owner:
+            reason = f"launchd's own ({owner})"
+        else:
+            reason = f"launchd's job in another domain ({owner})"
+        if pid in owners and kinds.get(pid) is not Match.INSTANCE:
+            reason += "; its command does not match the service's pattern"
+        out.append(
+            Instance(
+                by_pid[pid], owner == expected_owner and owner is not None, owner, kids, reason
+            )
+        )
+    return out, hidden
+
+
+def is_crashlooping(job: JobState) -> bool:
+    """One snapshot's evidence of a respawn loop (FACTS 3.3 `spawn scheduled`, FIELD G)."""
+    if job.pid is not None:
+        return False
+    if job.state == "spawn scheduled" or (job.successive_crashes or 0) > 0:
+        return True
+    failed = (job.last_exit_code or 0) != 0 or job.last_signal is not None
+    return job.on_demand is False and failed  # `list <label>`: KeepAlive yet not running
+
+
+def detect_respawn(before: JobState, after: JobState) -> bool:
+    """Two snapshots across a stay-up window: launchd started the job again in between."""
+    if before.pid is not None and after.pid is not None and before.pid != after.pid:
+        return True
+    return before.runs is not None and after.runs is not None and after.runs > before.runs
+
+
+def _describe(instances: Sequence[Instance]) -> str:
+    return "; ".join(
+        f"pid {i.proc.pid} (user {i.proc.user}, ppid {i.proc.ppid}, "
+        f"started {i.proc.started_raw}): {i.reason}"
+        for i in instances
+    )
+
+
+def classify_service(
+    service: ServiceSpec,
+    host: str,
+    expected_target: str,
+    job: JobState | None,
+    procs: Sequence[ProcInfo],
+    *,
+    assigned: bool,
+    foreign_jobs: Mapping[str, JobState] | None = None,
+    ignore_pids: frozenset[int] = frozenset(),
+) -> Finding:
+    """The verdict for one service on one host from launchd's record and the process table.
+
+    `job` is launchd's record for the label in the host's domain (None: not loaded);
+    `foreign_jobs` the same label loaded in other domains, keyed by service-target.
+    """
+    foreign = dict(foreign_jobs or {})
+    owners = {j.pid: t for t, j in foreign.items() if j.pid is not None}
+    if job is not None and job.pid is not None:
+        owners[job.pid] = expected_target
+    instances, hidden = find_instances(
+        procs, matcher_for(service), owners, expected_target, ignore_pids
+    )
+    managed = [i for i in instances if i.managed]
+    strays = [i for i in instances if not i.managed]
+
+    def finding(verdict: Verdict, detail: str) -> Finding:
+        return Finding(service.name, host, verdict, tuple(instances), job, tuple(hidden), detail)
+
+    if not assigned:
+        if instances or job is not None or foreign:
+            loaded = ", ".join(t for t in [expected_target if job else "", *foreign] if t)
+            what = f"loaded in {loaded}" if loaded else "not loaded"
+            return finding(
+                Verdict.UNEXPECTED,
+                f"not assigned to {host} but {what}; " + (_describe(instances) or "no process"),
+            )
+        if hidden:
+            return finding(Verdict.UNINSPECTABLE, f"{len(hidden)} process(es) hide their args")
+        return finding(Verdict.OK, "not assigned here, and not running")
+    if job is not None and job.pid is None and job.last_exit_code == 75:
+        return finding(
+            Verdict.BLOCKED,
+            "launchd's job exits 75 (EX_TEMPFAIL): another "
+            "instance holds the lock. " + _describe(strays),
+        )
+    if managed and strays:
+        return finding(Verdict.DUPLICATE, _describe(instances))
+    if strays:
+        return finding(Verdict.STRAY, _describe(strays))
+    if managed:
+        if hidden:
+            return finding(
+                Verdict.UNINSPECTABLE,
+                f"launchd's instance runs, but "
+                f"{len(hidden)} candidate process(es) hide their arguments",
+            )
+        return finding(Verdict.OK, _describe(managed))
+    if job is None:
+        elsewhere = f"; loaded in {', '.join(foreign)} instead" if foreign else ""
+        return finding(Verdict.DOWN, f"not loaded in {expected_target}{elsewhere}")
+    if is_crashlooping(job):
+        return finding(
+            Verdict.CRASHLOOP,
+            f"state {job.state or '?'}, runs {job.runs}, last exit {job.last_exit_raw}",
+        )
+    if job.pid is not None:
+        return finding(Verdict.DOWN, f"launchd reports pid {job.pid}, which ps does not show")
+    return finding(Verdict.DOWN, f"loaded but not running (state {job.state or '?'})")

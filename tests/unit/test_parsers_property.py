@@ -1,0 +1,82 @@
+"""Parsers never raise anything but ParseError, whatever text they are given."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from svcctl.errors import ParseError
+from svcctl.launchd import (
+    parse_list,
+    parse_list_label,
+    parse_print,
+    parse_print_disabled,
+    parse_print_domain,
+    parse_service_line,
+)
+from svcctl.procs import parse_ps
+
+PARSERS: list[Callable[[str], object]] = [
+    parse_list,
+    parse_list_label,
+    parse_print,
+    parse_print_disabled,
+    parse_print_domain,
+    parse_service_line,
+    parse_ps,
+]
+# text built from the pieces launchctl and ps output is made of, so garbage gets deep
+TOKENS = st.sampled_from(
+    [
+        "{",
+        "}",
+        "(",
+        ")",
+        ";",
+        " = ",
+        " => ",
+        '"',
+        "\t",
+        "\n",
+        " ",
+        "-",
+        "0",
+        "42",
+        "-15",
+        "PID\tStatus\tLabel",
+        "gui/501/a.b = {",
+        "system",
+        "pid",
+        "state",
+        "arguments = {",
+        "disabled services = {",
+        "services = {",
+        "true",
+        "false",
+        "enabled",
+        "Mon Jun 16 14:23:09 2025",
+        "Xyz Jun 31 99:99:99 2025",
+        "a.b",
+        "\u2028",
+        "\r",
+        "99999999999999999999999",
+    ]
+)
+GARBAGE = st.one_of(st.text(max_size=300), st.lists(TOKENS, max_size=80).map("".join))
+
+
+@pytest.mark.parametrize("parser", PARSERS, ids=lambda p: p.__name__)
+@settings(max_examples=300, deadline=None)
+@given(text=GARBAGE)
+def test_only_parse_errors(parser: Callable[[str], object], text: str) -> None:
+    with contextlib.suppress(ParseError):
+        parser(text)
+
+
+def test_deep_nesting_is_a_parse_error_not_a_recursion_error() -> None:
+    with pytest.raises(ParseError, match="nested too deeply"):
+        parse_list_label('{"a" = ' * 5000)
