@@ -12,6 +12,7 @@ import sys
 import typer
 
 from svcctl import __version__
+from svcctl.cli import audit as audit_cli
 from svcctl.cli import guard as guard_cli
 from svcctl.cli import testbed as testbed_cli
 from svcctl.errors import ExitCode, SvcctlError
@@ -34,6 +35,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(testbed_cli.app, name="testbed")
+audit_cli.register(app)
 guard_cli.register(app)
 
 
@@ -55,9 +57,10 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry: run the app, turn SvcctlError into one line and an exit code."""
+    """Console-script entry: typer handles usage errors (exit 2) and exits itself; any
+    SvcctlError becomes one line on stderr and its documented exit code."""
     try:
-        app(standalone_mode=False)
+        app()
     except SvcctlError as exc:
         if os.environ.get("SVCCTL_DEBUG"):
             raise
@@ -66,27 +69,13 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("svcctl: interrupted\n")
         sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # the click layer: usage errors, aborted prompts
-        _click_exit(exc)
-
-
-def _click_exit(exc: Exception) -> None:
-    import click
-
-    if isinstance(exc, click.exceptions.Exit):
-        sys.exit(exc.exit_code)
-    if isinstance(exc, click.ClickException):
-        exc.show()
-        sys.exit(int(ExitCode.BAD_INPUT))
-    if isinstance(exc, click.exceptions.Abort):
-        sys.stderr.write("svcctl: aborted\n")
-        sys.exit(int(ExitCode.FINDINGS))
-    if os.environ.get("SVCCTL_DEBUG"):
-        raise exc
-    sys.stderr.write(f"svcctl: internal error: {type(exc).__name__}: {exc} (rerun with --debug)\n")
-    sys.exit(int(ExitCode.FAILED))
+    except Exception as exc:
+        if os.environ.get("SVCCTL_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"svcctl: internal error: {type(exc).__name__}: {exc} (rerun with --debug)\n"
+        )
+        sys.exit(int(ExitCode.FAILED))
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ class SSHTarget:
     user: str | None = None
     accept_new_host_key: bool = False
     connect_timeout: float = CONNECT_TIMEOUT
+    hostname: str | None = None  # overrides ssh_config's HostName
+    port: int | None = None  # overrides ssh_config's Port
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,8 @@ def resolve(target: SSHTarget) -> _Resolved:
         os.path.expanduser("~/.ssh/known_hosts"),)
     jump = cfg.get("proxyjump")
     return _Resolved(
-        hostname=str(cfg.get("hostname", target.alias)),
-        port=int(cfg.get("port", 22)),
+        hostname=target.hostname or str(cfg.get("hostname", target.alias)),
+        port=target.port or int(cfg.get("port", 22)),
         user=str(user),
         identity_files=tuple(os.path.expanduser(p) for p in cfg.get("identityfile", [])),
         known_hosts=known_files,
@@ -148,7 +150,8 @@ class SSHHost(Host):
         user, _, rest = hop.rpartition("@")
         alias, _, port = rest.partition(":")
         jump_target = SSHTarget(alias, self.target.ssh_config, user or None,
-                                self.target.accept_new_host_key, self.target.connect_timeout)
+                                self.target.accept_new_host_key, self.target.connect_timeout,
+                                port=int(port) if port else None)
         jump = SSHHost(f"{self.name} (via {alias})", jump_target)
         client = jump._connect()
         transport = client.get_transport()
@@ -156,7 +159,7 @@ class SSHHost(Host):
             raise HostUnreachableError(f"{self.name}: jump host {alias} has no transport")
         self._jump = client
         try:
-            return transport.open_channel("direct-tcpip", (r.hostname, int(port or r.port)),
+            return transport.open_channel("direct-tcpip", (r.hostname, r.port),
                                           ("127.0.0.1", 0))
         except (paramiko.SSHException, OSError) as exc:
             raise HostUnreachableError(f"{self.name}: jump via {alias} failed: {exc}") from exc

@@ -14,7 +14,8 @@ PS_FIELDS = "pid=,ppid=,uid=,user=,pgid=,lstart=,command="
 def ps_argv() -> list[str]:
     # LC_ALL=C pins lstart's `%c` layout; -ww: never truncate commands (FACTS 5.2).
     # -ax works on BSD ps and procps alike; empty headers suppress the header line.
-    return ["env", "LC_ALL=C", "ps", "-axww", "-o", PS_FIELDS]
+    # TZ=UTC0: lstart carries no zone; read it as UTC whatever the host's zone is.
+    return ["env", "LC_ALL=C", "TZ=UTC0", "ps", "-axww", "-o", PS_FIELDS]
 
 
 _MONTHS = {

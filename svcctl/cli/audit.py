@@ -1,0 +1,54 @@
+"""`svcctl audit`: is exactly one instance of each service running, launchd's own?"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+import typer
+
+from svcctl.cli import common
+
+if TYPE_CHECKING:
+    from svcctl.host.base import Host
+    from svcctl.model import HostSpec
+
+AUDIT_HELP = """Show, for every service on every host, launchd's instance and every stray.
+
+Verdicts: ok (exactly one instance, launchd's own); down; stray (running, not by
+launchd); duplicate (launchd's instance plus strays, or the label loaded in two
+domains); crashloop; unexpected (running on a host it is not assigned to); blocked
+(launchd's job refused by the guard lock another process holds); unreachable /
+uninspectable (svcctl could not see everything: never reported as clean).
+
+Exit codes: 0 all ok; 1 any finding; 2 bad input.
+
+Example: svcctl audit --host tesseract --service shiva --json
+"""
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(help=AUDIT_HELP)
+    def audit(
+        host: list[str] = common.HostOption,
+        service: list[str] = typer.Option(None, "--service", "-s",
+                                          help="Only these services (repeatable)."),
+        as_json: bool = common.JsonOption,
+        inventory: Path | None = common.InventoryOption,
+        accept_new_host_key: bool = common.AcceptNewOption,
+        concurrency: int = typer.Option(8, "--concurrency", min=1, max=64,
+                                        help="Hosts audited at once."),
+    ) -> None:
+        from svcctl import output
+        from svcctl.ops.audit import relevant_services, run_audit
+
+        inv = common.load(inventory)
+        hosts = common.pick_hosts(inv, host)
+        services = relevant_services(inv, common.pick_services(inv, service))
+        _, make = common.connector(inv, accept_new_host_key)
+        report = run_audit(inv, hosts, services,
+                           cast("Callable[[HostSpec], Host]", make), concurrency=concurrency)
+        labels = {s.name: s.label for s in services}
+        typer.echo(output.audit_json(report, labels) if as_json else output.audit_text(report))
+        raise typer.Exit(0 if report.ok else 1)

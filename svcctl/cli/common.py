@@ -1,0 +1,67 @@
+"""Options and plumbing shared by the commands that read the inventory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from svcctl.errors import BadInputError
+
+if TYPE_CHECKING:
+    from svcctl.host.base import Host
+    from svcctl.model import HostSpec, Inventory
+    from svcctl.ops.connect import ConnectOptions
+
+InventoryOption = typer.Option(
+    None, "--inventory", "-i", envvar="SVCCTL_INVENTORY",
+    help="inventory.yaml to use [default: $SVCCTL_INVENTORY, else ./inventory.yaml].",
+)
+HostOption = typer.Option(None, "--host", "-H", help="Only these hosts (repeatable).")
+AcceptNewOption = typer.Option(
+    False, "--accept-new-host-key",
+    help="Trust a host key seen for the first time and remember it (a changed key is "
+    "still refused).",
+)
+JsonOption = typer.Option(False, "--json", help="Machine-readable output (stable schema).")
+
+
+def load(inventory: Path | None) -> Inventory:
+    from svcctl.inventory import load_inventory, resolve_inventory_path
+
+    path = resolve_inventory_path(str(inventory) if inventory else None, dict(os.environ))
+    return load_inventory(path)
+
+
+def pick_hosts(inv: Inventory, hosts: Sequence[str] | None) -> list[str]:
+    if not hosts:
+        return sorted(inv.hosts)
+    unknown = [h for h in hosts if h not in inv.hosts]
+    if unknown:
+        raise BadInputError(f"unknown host {unknown[0]!r} (inventory has: "
+                            f"{', '.join(sorted(inv.hosts))})")
+    return list(dict.fromkeys(hosts))
+
+
+def pick_services(inv: Inventory, services: Sequence[str] | None) -> list[str]:
+    if not services:
+        return sorted(inv.services)
+    unknown = [s for s in services if s not in inv.services]
+    if unknown:
+        raise BadInputError(f"unknown service {unknown[0]!r} (inventory has: "
+                            f"{', '.join(sorted(inv.services))})")
+    return list(dict.fromkeys(services))
+
+
+def connector(inv: Inventory, accept_new_host_key: bool) -> tuple[ConnectOptions, object]:
+    from svcctl.ops.connect import ConnectOptions, connect
+
+    opts = ConnectOptions(accept_new_host_key=accept_new_host_key)
+
+    def make(spec: HostSpec) -> Host:
+        return connect(inv, spec, opts)
+
+    return opts, make

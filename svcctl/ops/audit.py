@@ -1,0 +1,236 @@
+"""`svcctl audit`: for every service, exactly one instance, launchd's own, where it belongs?
+
+Per host: one connection and ONE remote command (launchctl print for each label in
+each domain that matters, `ps`, and the guard lock files, batched by
+`launchd.build_batch`); hosts run in parallel under a bounded pool. Reading is pure
+(`assess_host`); this module only sequences the I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC
+
+from svcctl.errors import HostError, ParseError
+from svcctl.guard import StartTime, judge, parse_record
+from svcctl.host.base import Host
+from svcctl.launchd import build_batch, parse_print, print_argv, split_batch
+from svcctl.model import (
+    Domain,
+    DomainKind,
+    Finding,
+    HostSpec,
+    Instance,
+    Inventory,
+    JobState,
+    ProcInfo,
+    ServiceSpec,
+    Verdict,
+)
+from svcctl.procs import classify_service, parse_ps, ps_argv
+
+GUARD_DIR = "/tmp/svcctl-guard"  # svcctl.guard's default lock directory
+NOT_LOADED = {112, 113}  # no such domain / no such service (FACTS 2.7)
+
+
+@dataclass(frozen=True)
+class GuardHolder:
+    pid: int
+    command: tuple[str, ...]
+    since: str
+
+
+@dataclass(frozen=True)
+class HostReport:
+    host: str
+    reachable: bool
+    findings: tuple[Finding, ...]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    hosts: tuple[HostReport, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(h.reachable and all(f.verdict is Verdict.OK for f in h.findings)
+                   for h in self.hosts)
+
+
+def probe_domains(domain: Domain) -> list[Domain]:
+    """The host's domain first, then the others the same label could hide in (FIELD C)."""
+    out = [domain]
+    if domain.uid is not None:
+        other = DomainKind.GUI if domain.kind is DomainKind.USER else DomainKind.USER
+        out.append(Domain(other, domain.uid))
+    if not domain.is_system:
+        out.append(Domain(DomainKind.SYSTEM))
+    return out
+
+
+def relevant_services(inv: Inventory, services: Sequence[str] | None) -> list[ServiceSpec]:
+    names = list(services) if services else sorted(inv.services)
+    return [inv.services[n] for n in names]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    commands: list[list[str]]
+    prints: dict[tuple[str, str], int]  # (service, domain target) -> command index
+    guards: dict[str, int]  # service -> command index
+    ps: int
+
+
+def plan_probe(spec: HostSpec, services: Sequence[ServiceSpec]) -> _Plan:
+    commands: list[list[str]] = []
+    prints: dict[tuple[str, str], int] = {}
+    guards: dict[str, int] = {}
+    for svc in services:
+        for dom in probe_domains(spec.domain):
+            prints[(svc.name, dom.target)] = len(commands)
+            commands.append(print_argv(dom, svc.label))
+        if svc.guard:
+            guards[svc.name] = len(commands)
+            commands.append(["cat", f"{GUARD_DIR}/{svc.name}.lock"])
+    commands.append(ps_argv())
+    return _Plan(commands, prints, guards, len(commands) - 1)
+
+
+def audit_host(inv: Inventory, spec: HostSpec, services: Sequence[ServiceSpec],
+               host: Host, timeout: float = 30.0) -> HostReport:
+    plan = plan_probe(spec, services)
+    batch = build_batch(plan.commands)
+    try:
+        result = host.run(batch.argv, timeout=timeout)
+        outputs = split_batch(batch, result.stdout)
+    except HostError as exc:
+        return _unreachable(spec.name, services, exc.one_line())
+    except ParseError as exc:
+        return _unreachable(spec.name, services, f"the probe's output was cut short: {exc}")
+    finally:
+        host.close()
+    return assess_host(spec, services, plan, outputs)
+
+
+def _unreachable(host: str, services: Sequence[ServiceSpec], why: str) -> HostReport:
+    findings = tuple(Finding(s.name, host, Verdict.UNREACHABLE, detail=why) for s in services)
+    return HostReport(host, False, findings, why)
+
+
+def assess_host(spec: HostSpec, services: Sequence[ServiceSpec], plan: _Plan,
+                outputs: Sequence[tuple[int, str, str]]) -> HostReport:
+    """Pure: the probe's outputs -> one finding per service."""
+    ps_rc, ps_out, ps_err = outputs[plan.ps]
+    procs: list[ProcInfo] | None = None
+    ps_problem = f"ps failed ({ps_rc}): {ps_err.strip()[:200]}"
+    if ps_rc == 0:
+        try:
+            procs = parse_ps(ps_out)
+        except ParseError as exc:
+            ps_problem = f"ps output unreadable: {exc}"
+    findings = []
+    for svc in services:
+        if procs is None:
+            findings.append(Finding(svc.name, spec.name, Verdict.UNINSPECTABLE, detail=ps_problem))
+            continue
+        findings.append(_assess_service(spec, svc, plan, outputs, procs))
+    return HostReport(spec.name, True, tuple(findings))
+
+
+def _assess_service(spec: HostSpec, svc: ServiceSpec, plan: _Plan,
+                    outputs: Sequence[tuple[int, str, str]], procs: list[ProcInfo]) -> Finding:
+    jobs: dict[str, JobState] = {}
+    for dom in probe_domains(spec.domain):
+        rc, out, err = outputs[plan.prints[(svc.name, dom.target)]]
+        if rc in NOT_LOADED:
+            continue
+        problem = f"launchctl print {dom.service_target(svc.label)} exited {rc}: {err.strip()}"
+        if rc == 0:
+            try:
+                jobs[dom.target] = parse_print(out)
+                continue
+            except ParseError as exc:
+                problem = f"cannot read launchctl print for {dom.target}: {exc}"
+        return Finding(svc.name, spec.name, Verdict.UNINSPECTABLE, detail=problem)
+    expected = spec.domain.service_target(svc.label)
+    job = jobs.pop(spec.domain.target, None)
+    foreign = {Domain.parse(t).service_target(svc.label): j for t, j in jobs.items()}
+    finding = classify_service(svc, spec.name, expected, job, procs,
+                               assigned=spec.name in svc.hosts, foreign_jobs=foreign)
+    if foreign and finding.verdict is Verdict.OK:
+        # the label loaded in two domains is a duplicate waiting to happen (FACTS 1.4)
+        finding = replace(finding, verdict=Verdict.DUPLICATE,
+                          detail=f"also loaded in {', '.join(sorted(foreign))}; "
+                          + finding.detail)
+    if svc.name in plan.guards:
+        rc, out, _ = outputs[plan.guards[svc.name]]
+        if rc == 0:
+            finding = apply_guard_holder(finding, out.encode(), procs)
+    return finding
+
+
+def apply_guard_holder(finding: Finding, lock: bytes, procs: Sequence[ProcInfo]) -> Finding:
+    """A live guard holder that is not launchd's instance is a stray (issue: guard contract)."""
+    record = parse_record(lock)
+    if record is None:
+        return finding  # free, or being written this instant
+    by_pid = {p.pid: p for p in procs}
+    proc = by_pid.get(int(record["pid"]))
+    live = None
+    if proc is not None and proc.started is not None:
+        epoch = proc.started.replace(tzinfo=UTC).timestamp()
+        live = StartTime(epoch, f"lstart:{int(epoch)}")
+    holder = judge(record, live, proc is not None)
+    if proc is None or holder.same_process is False:
+        return finding  # the holder is gone: the lock is free for the next start
+    note = (f"guard lock held by pid {holder.pid} since {holder.since} "
+            f"({' '.join(holder.command) or proc.command})")
+    known = {i.proc.pid: i for i in finding.instances}
+    managed_pids = {i.proc.pid for i in finding.instances if i.managed}
+    managed_pids |= {c for i in finding.instances if i.managed for c in i.children}
+    if proc.pid in managed_pids:
+        return replace(finding, detail=f"{finding.detail}; {note}")
+    instances = finding.instances
+    if proc.pid not in known:
+        stray = Instance(proc, False, None, (), "holds the service's guard lock, "
+                         "but is not launchd's instance (stray)")
+        instances = (*instances, stray)
+    verdict = finding.verdict
+    if verdict in (Verdict.OK, Verdict.CRASHLOOP):
+        verdict = Verdict.DUPLICATE
+    elif verdict is Verdict.DOWN:
+        verdict = Verdict.STRAY
+    elif verdict is Verdict.BLOCKED:
+        note = f"blocked by pid {holder.pid}: " + note
+    return replace(finding, verdict=verdict, instances=instances,
+                   detail=f"{note}; {finding.detail}")
+
+
+def run_audit(inv: Inventory, host_names: Sequence[str], services: Sequence[ServiceSpec],
+              connect: Callable[[HostSpec], Host], *, concurrency: int = 8,
+              timeout: float = 30.0) -> AuditReport:
+    specs = [inv.hosts[h] for h in host_names]
+    if not specs:
+        return AuditReport(())
+
+    def one(spec: HostSpec) -> HostReport:
+        try:
+            host = connect(spec)
+        except HostError as exc:
+            return _unreachable(spec.name, services, exc.one_line())
+        return audit_host(inv, spec, services, host, timeout)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(specs)))) as pool:
+        reports = list(pool.map(one, specs))
+    return AuditReport(tuple(_visible(r, services) for r in reports))
+
+
+def _visible(report: HostReport, services: Sequence[ServiceSpec]) -> HostReport:
+    """Drop services that are neither assigned to the host nor found on it."""
+    assigned = {s.name for s in services if report.host in s.hosts}
+    keep = tuple(f for f in report.findings
+                 if f.service in assigned or f.verdict is not Verdict.OK)
+    return replace(report, findings=keep)
