@@ -65,7 +65,36 @@ def plist_key(name: str) -> Markup:
     return Markup("<key>{}</key>").format(name)
 
 
-def plist_values(service: ServiceSpec, domain: Domain) -> dict[str, Any]:
+# `guard: true` wraps ProgramArguments in svcctl's singleton guard, which svcctl
+# deploy installs beside the plists it manages (svcctl.guard, runbooks/guard.md).
+GUARD_PYTHON = "/usr/bin/python3"
+GUARD_SUBPATH = "Library/Application Support/svcctl/svcctl-guard"
+# A guarded job refused by the lock exits 75; KeepAlive brings it back when the holder
+# is gone, but a long throttle keeps launchd from re-spawning it every 10 s meanwhile.
+GUARD_THROTTLE = 60
+
+
+def guard_wrapper_path(service: ServiceSpec, domain: Domain, home: str | None) -> PurePosixPath:
+    """Where the guard wrapper lives on the host: beside the user's or the system's Library."""
+    if domain.is_system:
+        return PurePosixPath("/") / GUARD_SUBPATH
+    if not home:
+        raise RenderError(
+            f"service {service.name}: guard: true needs the home directory of uid "
+            f"{domain.uid} to place the guard wrapper (set `home:` on the host)"
+        )
+    return PurePosixPath(home) / GUARD_SUBPATH
+
+
+def program_argv(service: ServiceSpec, domain: Domain, home: str | None) -> list[str]:
+    """ProgramArguments: the program, wrapped in the guard when the service asks for it."""
+    if not service.guard:
+        return list(service.program)
+    wrapper = str(guard_wrapper_path(service, domain, home))
+    return [GUARD_PYTHON, wrapper, service.name, "--", *service.program]
+
+
+def plist_values(service: ServiceSpec, domain: Domain, home: str | None = None) -> dict[str, Any]:
     """The plist svcctl means to install, as data; the template must produce exactly this."""
     if service.user_name and not domain.is_system:
         raise RenderError(
@@ -73,12 +102,15 @@ def plist_values(service: ServiceSpec, domain: Domain) -> dict[str, Any]:
             f"domain only, not {domain.target} (FACTS 4)"
         )
     out: dict[str, Any] = {**service.plist_extra, "Label": service.label}
-    out["ProgramArguments"] = list(service.program)
+    out["ProgramArguments"] = program_argv(service, domain, home)
+    throttle = service.throttle_interval
+    if throttle is None and service.guard:
+        throttle = GUARD_THROTTLE
     optional = {
         "WorkingDirectory": service.working_directory,
         "EnvironmentVariables": dict(service.environment) or None,
         "RunAtLoad": service.run_at_load,
-        "ThrottleInterval": service.throttle_interval,
+        "ThrottleInterval": throttle,
         "ExitTimeOut": service.exit_timeout,
         "StandardOutPath": service.stdout_path,
         "StandardErrorPath": service.stderr_path,
@@ -120,21 +152,22 @@ class RenderedPlist:
 
 
 def render_plist(
-    service: ServiceSpec, domain: Domain, templates_dir: Path | None = None
+    service: ServiceSpec, domain: Domain, templates_dir: Path | None = None,
+    *, home: str | None = None,
 ) -> RenderedPlist:
     name = template_for(service, domain)
-    values = plist_values(service, domain)
+    values = plist_values(service, domain, home)
     managed = {"Label", "ProgramArguments", "KeepAlive", "LimitLoadToSessionType"}
     context = {
         "service": service,
         "domain": domain,
         "label": service.label,
-        "program": list(service.program),
+        "program": values["ProgramArguments"],
         "working_directory": service.working_directory,
         "environment": dict(service.environment),
         "keep_alive": values["KeepAlive"],
         "run_at_load": service.run_at_load,
-        "throttle_interval": service.throttle_interval,
+        "throttle_interval": values.get("ThrottleInterval"),
         "exit_timeout": service.exit_timeout,
         "stdout_path": service.stdout_path,
         "stderr_path": service.stderr_path,

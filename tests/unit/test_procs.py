@@ -60,6 +60,7 @@ def test_ps_argv_shape() -> None:
     assert ps_argv() == [
         "env",
         "LC_ALL=C",
+        "TZ=UTC0",
         "ps",
         "-axww",
         "-o",

@@ -273,3 +273,29 @@ def test_diff_plists_three_ways() -> None:
     }
     got = {(d.where, d.key) for d in diff_plists(r, None, None)}
     assert got == {("installed", "(file)"), ("loaded", "(job)")}
+
+
+# -- guard: true wraps the program in svcctl's singleton guard (issue: svcctl.guard) --------
+
+
+def test_guard_wraps_program_arguments_and_slows_the_throttle() -> None:
+    rendered = render_plist(spec(guard=True, keep_alive=True), USER, home="/Users/ops")
+    got = plistlib.loads(rendered.data)
+    wrapper = "/Users/ops/Library/Application Support/svcctl/svcctl-guard"
+    assert got["ProgramArguments"] == [
+        "/usr/bin/python3", wrapper, "shiva", "--", "/usr/bin/python3", "/Users/ops/shiva/main.py"
+    ]
+    assert got["ThrottleInterval"] == 60
+    assert got["KeepAlive"] is True
+
+
+def test_guard_keeps_an_explicit_throttle_and_uses_the_system_library() -> None:
+    rendered = render_plist(spec(guard=True, throttle_interval=15), SYSTEM)
+    got = plistlib.loads(rendered.data)
+    assert got["ProgramArguments"][1] == "/Library/Application Support/svcctl/svcctl-guard"
+    assert got["ThrottleInterval"] == 15
+
+
+def test_guard_in_a_user_domain_needs_the_home() -> None:
+    with pytest.raises(RenderError, match="set `home:` on the host"):
+        render_plist(spec(guard=True), USER)
