@@ -62,7 +62,7 @@ def test_the_shipped_example_loads() -> None:
     s = inv.services["shiva"]
     assert s.guard is True and s.run_at_load is True and s.stay_up == 10.0
     assert s.health == HealthCheck(
-        command=("/usr/bin/curl", "-fsS", "http://127.0.0.1:8080/health")
+        command=("/usr/bin/python3", "/Users/ops/shiva/main.py", "--health")
     )
     assert s.plist_extra == {"ProcessType": "Background"}
     assert inv.hosts["tesseract"].home == "/Users/ops"
@@ -211,7 +211,13 @@ ERRORS = [
     (
         "    keep_alive: true\n",
         "    keep_alive: true\n    health: {tcp: 80, command: [/bin/true]}\n",
-        "inventory.yaml:15: services.shiva.health: expected exactly one of `command` or `tcp`",
+        "inventory.yaml:15: services.shiva.health: "
+        "expected exactly one of `command`, `tcp` or `url`",
+    ),
+    (
+        "    keep_alive: true\n",
+        "    keep_alive: true\n    health: {url: 'ftp:x'}\n",
+        "inventory.yaml:15: services.shiva.health.url: expected an http(s) URL, got 'ftp:x'",
     ),
 ]
 
