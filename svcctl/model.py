@@ -75,11 +75,13 @@ class HostSpec:
 
 @dataclass(frozen=True)
 class HealthCheck:
-    """An optional probe after the stay-up window: exactly one of `command` or `tcp_port`."""
+    """An optional probe after the stay-up window: exactly one of `command`, `tcp_port`
+    or `url` (fetched on the host)."""
 
     command: tuple[str, ...] | None = None
     tcp_port: int | None = None
     timeout: float = 5.0
+    url: str | None = None
 
 
 @dataclass(frozen=True)

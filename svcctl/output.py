@@ -11,7 +11,11 @@ import os
 from typing import Any
 
 from svcctl.model import Finding, Instance, Verdict
-from svcctl.ops.audit import AuditReport, HostReport
+from svcctl.ops.adopt import AdoptReport
+from svcctl.ops.audit import AuditReport, HeldLock, HostReport
+from svcctl.ops.deploy import DeployReport
+from svcctl.ops.lock import iso
+from svcctl.ops.steps import Step, StepRecord
 
 AUDIT_SCHEMA = "svcctl.audit/1"
 
@@ -76,6 +80,7 @@ def audit_json(report: AuditReport, labels: dict[str, str]) -> str:
                 "reachable": h.reachable,
                 "error": h.error,
                 "services": [finding_json(f, labels.get(f.service, "")) for f in h.findings],
+                "deploy_locks": [lock_json(lk) for lk in h.locks],
             }
             for h in report.hosts
         ],
@@ -100,6 +105,10 @@ def _host_text(h: HostReport) -> list[str]:
     if not h.findings:
         out.append("  (no services assigned)")
     width = max((len(f.service) for f in h.findings), default=7)
+    for lk in h.locks:
+        state = "expired" if lk.expired else "HELD"
+        who = lk.record.describe() if lk.record else "an unreadable record"
+        out.append(f"  deploy lock for {lk.service} {state}: {who}")
     for f in h.findings:
         pid = f.job.pid if f.job and f.job.pid else "-"
         mark = _color(f.verdict.value, "32" if f.verdict is Verdict.OK else "31")
@@ -115,3 +124,142 @@ def _host_text(h: HostReport) -> list[str]:
         if step:
             out.append(f"      next: {step}")
     return out
+
+
+def lock_json(lk: HeldLock) -> dict[str, Any]:
+    r = lk.record
+    return {
+        "service": lk.service,
+        "expired": lk.expired,
+        "who": r.who if r else None,
+        "ci_run": r.ci_run if r else None,
+        "pid": r.pid if r else None,
+        "started": iso(r.started) if r else None,
+        "expires": iso(r.expires) if r else None,
+    }
+
+
+# --- deploy, restart, stop, start, adopt ---------------------------------------------
+
+DEPLOY_SCHEMA = "svcctl.deploy/1"
+ADOPT_SCHEMA = "svcctl.adopt/1"
+
+
+def step_line(host: str, r: StepRecord) -> str:
+    mark = _color(r.outcome, "32" if r.outcome == "ok" else "33" if r.outcome == "skipped"
+                  else "31")
+    return f"  {host}  {r.step:<16} {mark:<7} {r.duration:6.2f}s  {r.detail}"
+
+
+def step_json(r: StepRecord) -> dict[str, Any]:
+    return {"step": r.step, "outcome": r.outcome, "duration_s": round(r.duration, 3),
+            "detail": r.detail}
+
+
+def plan_json(s: Step) -> dict[str, Any]:
+    return {"step": s.kind, "action": s.action}
+
+
+def final_json(f: Finding | None, label: str) -> dict[str, Any] | None:
+    return None if f is None else finding_json(f, label)
+
+
+def final_text(f: Finding | None) -> str:
+    if f is None:
+        return "final state unknown (host unreachable)"
+    pid = f.job.pid if f.job and f.job.pid else None
+    running = f"launchd pid {pid}" if pid else ("loaded, not running" if f.job else "not loaded")
+    n = len(f.instances)
+    return f"{f.verdict.value}: {running}, {n} matching instance(s)"
+
+
+def deploy_json(report: DeployReport, command: str = "deploy") -> str:
+    doc = {
+        "schema": DEPLOY_SCHEMA,
+        "command": command,
+        "service": report.service,
+        "label": report.label,
+        "dry_run": report.dry_run,
+        "exit_code": report.exit_code,
+        "hosts": [
+            {
+                "host": h.host,
+                "outcome": h.outcome,
+                "exit_code": h.exit_code,
+                "error": h.error,
+                "plan": [plan_json(s) for s in h.plan],
+                "steps": [step_json(r) for r in h.steps],
+                "rollback": None if h.rollback is None else {
+                    "outcome": h.rollback.outcome,
+                    "detail": h.rollback.detail,
+                    "steps": [step_json(r) for r in h.rollback.steps],
+                },
+                "final": final_json(h.final, report.label),
+            }
+            for h in report.hosts
+        ],
+    }
+    return json.dumps(doc, indent=2)
+
+
+def plan_text(host: str, steps: list[Step]) -> list[str]:
+    return [f"  {host}  {i}. {s.kind:<10} {s.action}" for i, s in enumerate(steps, 1)]
+
+
+def deploy_text(report: DeployReport, command: str = "deploy") -> str:
+    """The summary after the per-step lines (printed live through `step_line`)."""
+    lines: list[str] = []
+    for h in report.hosts:
+        if report.dry_run and h.outcome == "planned":
+            lines.append(f"{h.host}: {command} {report.service} would run these steps "
+                         "(dry run: nothing changed):")
+            lines += plan_text(h.host, h.plan)
+            continue
+        head = f"{h.host}: {h.outcome}"
+        if h.error:
+            head += f": {h.error}"
+        lines.append(head)
+        if h.rollback is not None:
+            lines.append(f"  rollback: {h.rollback.outcome}: {h.rollback.detail}")
+        if h.outcome != "not-attempted":
+            lines.append(f"  now: {final_text(h.final)}")
+            if h.final is not None:
+                for i in h.final.instances:
+                    kind = "launchd" if i.managed else "STRAY"
+                    lines.append(f"    {kind} pid {i.proc.pid} {i.proc.user} {i.proc.command}")
+    lines.append(f"{command} {report.service}: exit {report.exit_code}")
+    return "\n".join(lines)
+
+
+def adopt_json(service: str, label: str, reports: list[AdoptReport]) -> str:
+    doc = {
+        "schema": ADOPT_SCHEMA,
+        "service": service,
+        "label": label,
+        "exit_code": max((r.exit_code for r in reports), default=0),
+        "hosts": [
+            {
+                "host": r.host,
+                "outcome": r.outcome,
+                "exit_code": r.exit_code,
+                "error": r.error,
+                "plan": [plan_json(s) for s in r.plan],
+                "steps": [step_json(x) for x in r.steps],
+                "final": final_json(r.final, label),
+            }
+            for r in reports
+        ],
+    }
+    return json.dumps(doc, indent=2)
+
+
+def adopt_text(service: str, reports: list[AdoptReport]) -> str:
+    lines: list[str] = []
+    for r in reports:
+        if r.outcome == "planned":
+            lines.append(f"{r.host}: adopt {service} plan:")
+            lines += plan_text(r.host, r.plan)
+            continue
+        lines.append(f"{r.host}: {r.outcome}" + (f": {r.error}" if r.error else ""))
+        lines.append(f"  now: {final_text(r.final)}")
+    return "\n".join(lines)

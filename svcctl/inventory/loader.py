@@ -108,14 +108,18 @@ def _environment(node: Node, where: Where) -> object:
 
 
 def _health(node: Node, where: Where) -> object:
-    got = {k: v for k, _, v in pairs(node, where, ("command", "tcp", "timeout"))}
-    if ("command" in got) == ("tcp" in got):
-        raise where.error(node, "expected exactly one of `command` or `tcp`")
+    got = {k: v for k, _, v in pairs(node, where, ("command", "tcp", "url", "timeout"))}
+    if sum(k in got for k in ("command", "tcp", "url")) != 1:
+        raise where.error(node, "expected exactly one of `command`, `tcp` or `url`")
     cmd = got.get("command")
+    url = read_str(got["url"], where.at("url")) if "url" in got else None
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise where.at("url").error(got["url"], f"expected an http(s) URL, got {url!r}")
     return HealthCheck(
         command=tuple(s for s, _ in read_str_list(cmd, where.at("command"))) if cmd else None,
         tcp_port=read_int(got["tcp"], where.at("tcp"), lo=1, hi=65535) if "tcp" in got else None,
         timeout=read_number(got["timeout"], where.at("timeout")) if "timeout" in got else 5.0,
+        url=url,
     )
 
 

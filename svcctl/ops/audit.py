@@ -8,6 +8,7 @@ each domain that matters, `ps`, and the guard lock files, batched by
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -29,6 +30,7 @@ from svcctl.model import (
     ServiceSpec,
     Verdict,
 )
+from svcctl.ops.lock import LockRecord, lock_path, parse_lock
 from svcctl.procs import classify_service, parse_ps, ps_argv
 
 GUARD_DIR = "/tmp/svcctl-guard"  # svcctl.guard's default lock directory
@@ -43,11 +45,21 @@ class GuardHolder:
 
 
 @dataclass(frozen=True)
+class HeldLock:
+    """A deploy lock found on the host (svcctl.ops.lock), live or expired."""
+
+    service: str
+    record: LockRecord | None  # None: a file we cannot read as a record
+    expired: bool
+
+
+@dataclass(frozen=True)
 class HostReport:
     host: str
     reachable: bool
     findings: tuple[Finding, ...]
     error: str | None = None
+    locks: tuple[HeldLock, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,13 +94,17 @@ class _Plan:
     prints: dict[tuple[str, str], int]  # (service, domain target) -> command index
     guards: dict[str, int]  # service -> command index
     ps: int
+    locks: dict[str, int] | None = None  # service -> command index of its deploy lock
 
 
 def plan_probe(spec: HostSpec, services: Sequence[ServiceSpec]) -> _Plan:
     commands: list[list[str]] = []
     prints: dict[tuple[str, str], int] = {}
     guards: dict[str, int] = {}
+    locks: dict[str, int] = {}
     for svc in services:
+        locks[svc.name] = len(commands)
+        commands.append(["cat", lock_path(svc.name)])
         for dom in probe_domains(spec.domain):
             prints[(svc.name, dom.target)] = len(commands)
             commands.append(print_argv(dom, svc.label))
@@ -96,23 +112,27 @@ def plan_probe(spec: HostSpec, services: Sequence[ServiceSpec]) -> _Plan:
             guards[svc.name] = len(commands)
             commands.append(["cat", f"{GUARD_DIR}/{svc.name}.lock"])
     commands.append(ps_argv())
-    return _Plan(commands, prints, guards, len(commands) - 1)
+    return _Plan(commands, prints, guards, len(commands) - 1, locks)
+
+
+def probe_host(spec: HostSpec, services: Sequence[ServiceSpec], host: Host,
+               timeout: float = 30.0) -> HostReport:
+    """One batched probe; raises HostError / ParseError. The caller owns the connection."""
+    plan = plan_probe(spec, services)
+    batch = build_batch(plan.commands)
+    result = host.run(batch.argv, timeout=timeout)
+    return assess_host(spec, services, plan, split_batch(batch, result.stdout))
 
 
 def audit_host(inv: Inventory, spec: HostSpec, services: Sequence[ServiceSpec],
                host: Host, timeout: float = 30.0) -> HostReport:
-    plan = plan_probe(spec, services)
-    batch = build_batch(plan.commands)
+    """`probe_host`, with failures reported as unreachable findings. Does not close `host`."""
     try:
-        result = host.run(batch.argv, timeout=timeout)
-        outputs = split_batch(batch, result.stdout)
+        return probe_host(spec, services, host, timeout)
     except HostError as exc:
         return _unreachable(spec.name, services, exc.one_line())
     except ParseError as exc:
         return _unreachable(spec.name, services, f"the probe's output was cut short: {exc}")
-    finally:
-        host.close()
-    return assess_host(spec, services, plan, outputs)
 
 
 def _unreachable(host: str, services: Sequence[ServiceSpec], why: str) -> HostReport:
@@ -137,7 +157,21 @@ def assess_host(spec: HostSpec, services: Sequence[ServiceSpec], plan: _Plan,
             findings.append(Finding(svc.name, spec.name, Verdict.UNINSPECTABLE, detail=ps_problem))
             continue
         findings.append(_assess_service(spec, svc, plan, outputs, procs))
-    return HostReport(spec.name, True, tuple(findings))
+    return HostReport(spec.name, True, tuple(findings), locks=held_locks(plan, outputs))
+
+
+def held_locks(plan: _Plan, outputs: Sequence[tuple[int, str, str]],
+               now: float | None = None) -> tuple[HeldLock, ...]:
+    """Pure: the deploy locks the probe's `cat`s found (FIELD J: audit shows a held lock)."""
+    now = time.time() if now is None else now
+    out = []
+    for service, index in (plan.locks or {}).items():
+        rc, text, _ = outputs[index]
+        if rc != 0:
+            continue
+        record = parse_lock(text)
+        out.append(HeldLock(service, record, record is None or record.expired(now)))
+    return tuple(out)
 
 
 def _assess_service(spec: HostSpec, svc: ServiceSpec, plan: _Plan,
@@ -221,7 +255,8 @@ def run_audit(inv: Inventory, host_names: Sequence[str], services: Sequence[Serv
             host = connect(spec)
         except HostError as exc:
             return _unreachable(spec.name, services, exc.one_line())
-        return audit_host(inv, spec, services, host, timeout)
+        with host:
+            return audit_host(inv, spec, services, host, timeout)
 
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(specs)))) as pool:
         reports = list(pool.map(one, specs))

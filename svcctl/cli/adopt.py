@@ -1,0 +1,95 @@
+"""`svcctl adopt`: kill the strays, keep launchd's instance, verify exactly one runs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+import typer
+
+from svcctl.cli import common
+
+if TYPE_CHECKING:
+    from svcctl.ops.adopt import AdoptReport
+    from svcctl.ops.deploy import Connect
+    from svcctl.ops.steps import Progress
+
+ADOPT_HELP = """Kill SERVICE's strays on a host and keep launchd's instance.
+
+Each stray is re-identified (pid, start time, command line) right before each signal,
+so a reused pid is never signalled: SIGTERM, then SIGKILL after --grace seconds. Never
+PID 1, never launchd's instance, never a process that does not match. Afterwards the
+job is loaded and exactly one instance runs, launchd's, verified (on a host the service
+is not assigned to: nothing runs). Without --yes: asks when interactive, otherwise
+prints the plan and exits 1.
+
+Exit codes: 0 done (or nothing to do); 1 plan printed, not confirmed; 2 bad input;
+3 failed (e.g. permission denied: rerun with --user root); 4 a deploy holds the lock.
+
+Example: svcctl adopt shiva --host tesseract --dry-run
+"""
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(help=ADOPT_HELP)
+    def adopt(
+        service: str = typer.Argument(...),
+        host: list[str] = common.HostOption,
+        dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; change nothing."),
+        yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+        grace: float = typer.Option(5.0, "--grace", min=0.0,
+                                    help="Seconds between SIGTERM and SIGKILL."),
+        user: str | None = typer.Option(None, "--user",
+                                        help="SSH user (e.g. root for strays started by "
+                                        "another user or with sudo)."),
+        stay_up: float | None = typer.Option(None, "--stay-up", min=0.0),
+        as_json: bool = common.JsonOption,
+        inventory: Path | None = common.InventoryOption,
+        accept_new_host_key: bool = common.AcceptNewOption,
+    ) -> None:
+        from svcctl import output
+        from svcctl.ops.adopt import adopt_host
+        from svcctl.ops.connect import ConnectOptions, connect
+
+        inv = common.load(inventory)
+        svc = inv.services[common.pick_services(inv, [service])[0]]
+        names = common.pick_hosts(inv, host) if host else list(svc.hosts)
+        opts = ConnectOptions(accept_new_host_key=accept_new_host_key, user=user)
+
+        conn = cast("Connect", lambda spec: connect(inv, spec, opts))
+
+        def plan_all() -> list[AdoptReport]:
+            out = []
+            for n in names:
+                with conn(inv.hosts[n]) as h:
+                    out.append(adopt_host(inv, svc, inv.hosts[n], h, dry_run=True,
+                                          grace=grace))
+            return out
+
+        if dry_run or not yes:
+            plans = plan_all()
+            typer.echo(output.adopt_json(svc.name, svc.label, plans) if as_json
+                       else output.adopt_text(svc.name, plans))
+            if dry_run:
+                raise typer.Exit(0)
+            if not sys.stdin.isatty() or as_json:
+                typer.echo("not confirmed: rerun with --yes to apply", err=True)
+                raise typer.Exit(1)
+            if not typer.confirm("Proceed?", default=False):
+                raise typer.Exit(1)
+        progress = None if as_json else cast("Progress", _printer())
+        reports = []
+        for n in names:
+            with conn(inv.hosts[n]) as h:
+                reports.append(adopt_host(inv, svc, inv.hosts[n], h, dry_run=False,
+                                          grace=grace, progress=progress, stay_up=stay_up))
+        typer.echo(output.adopt_json(svc.name, svc.label, reports) if as_json
+                   else output.adopt_text(svc.name, reports))
+        raise typer.Exit(max((r.exit_code for r in reports), default=0))
+
+
+def _printer() -> object:
+    from svcctl.cli.deploy import printer
+
+    return printer(1)

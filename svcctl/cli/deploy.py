@@ -1,0 +1,142 @@
+"""`svcctl deploy` and `svcctl restart`: the write side, one host at a time."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from svcctl.cli import common
+
+if TYPE_CHECKING:
+    from svcctl.model import Inventory, ServiceSpec
+    from svcctl.ops.deploy import DeployOptions, DeployReport
+    from svcctl.ops.steps import StepRecord
+
+EXIT_HELP = ("Exit codes: 0 success; 1 refused (strays, unreachable domain: nothing "
+             "changed); 2 bad input; 3 failed (did not converge, rolled back, or interrupted "
+             "by SIGINT/SIGTERM: both outcomes printed); 4 another deploy holds the lock.")
+
+DEPLOY_HELP = f"""Deploy SERVICE's plist and restart it so that exactly one instance runs.
+
+On each host: lock; pre-flight (domain reachable, plist valid, no stray anywhere in the
+inventory); upload (temp + rename, previous kept); stop (bootout, wait until gone);
+start (enable, bootstrap, kickstart); verify (one stable launchd pid for the stay-up
+window, no crash loop, health check); unlock. Any failure after the upload rolls back
+to the previous plist through the same gates. --dry-run prints the exact steps.
+
+{EXIT_HELP}
+
+Example: svcctl deploy shiva --host tesseract --dry-run
+"""
+
+RESTART_HELP = f"""Restart SERVICE through deploy's gates, without uploading anything.
+
+{EXIT_HELP}
+
+Example: svcctl restart shiva --host tesseract
+"""
+
+
+def service_and_hosts(inv: Inventory, service: str,
+                      hosts: list[str] | None) -> tuple[ServiceSpec, list[str]]:
+    from svcctl.errors import BadInputError
+
+    svc = inv.services[common.pick_services(inv, [service])[0]]
+    names = common.pick_hosts(inv, hosts) if hosts else list(svc.hosts)
+    unassigned = [h for h in names if h not in svc.hosts]
+    if unassigned:
+        raise BadInputError(f"{service} is not assigned to {unassigned[0]} (its hosts: "
+                            f"{', '.join(svc.hosts)})",
+                            hint=f"to remove it there: svcctl adopt {service} "
+                            f"--host {unassigned[0]}")
+    return svc, names
+
+
+def printer(total: int) -> object:
+    seen: list[str] = []
+
+    def show(host: str, record: StepRecord) -> None:
+        from svcctl import output
+
+        if host not in seen:
+            seen.append(host)
+            typer.echo(f"[{len(seen)}/{total}] {host}")
+        typer.echo(output.step_line(host, record))
+        sys.stdout.flush()
+
+    return show
+
+
+def run(service: str, host: list[str] | None, opts: DeployOptions, as_json: bool, yes: bool,
+        inventory: Path | None, accept_new_host_key: bool, command: str) -> None:
+    from dataclasses import replace
+    from typing import cast
+
+    from svcctl import output
+    from svcctl.ops.deploy import Connect, run_deploy
+    from svcctl.ops.steps import Progress
+
+    inv = common.load(inventory)
+    svc, names = service_and_hosts(inv, service, host)
+    _, make = common.connector(inv, accept_new_host_key)
+    connect = cast("Connect", make)
+    if not opts.dry_run and not yes and sys.stdin.isatty() and not as_json:
+        plan = run_deploy(inv, svc, names, connect, replace(opts, dry_run=True))
+        typer.echo(output.deploy_text(plan, command))
+        if plan.exit_code != 0 or not typer.confirm("Proceed?", default=False):
+            raise typer.Exit(plan.exit_code or 1)
+    progress = None if as_json else cast("Progress", printer(len(names)))
+    report: DeployReport = run_deploy(inv, svc, names, connect, opts, progress)
+    typer.echo(output.deploy_json(report, command) if as_json
+               else output.deploy_text(report, command))
+    raise typer.Exit(report.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(help=DEPLOY_HELP)
+    def deploy(
+        service: str = typer.Argument(..., help="The service to deploy (inventory name)."),
+        host: list[str] = common.HostOption,
+        dry_run: bool = typer.Option(False, "--dry-run", help="Print the steps; change nothing."),
+        as_json: bool = common.JsonOption,
+        yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+        parallel: int = typer.Option(1, "--parallel", min=1, max=64,
+                                     help="Hosts deployed at once (default: one at a time, "
+                                     "stopping at the first failure)."),
+        break_lock: bool = typer.Option(False, "--break-lock",
+                                        help="Take over a live deploy lock (the holder must "
+                                        "be dead)."),
+        lock_ttl: float = typer.Option(900.0, "--lock-ttl", min=1.0,
+                                       help="Seconds after which our lock counts as expired."),
+        lock_wait: float = typer.Option(5.0, "--lock-wait", min=0.0,
+                                        help="Seconds to wait for another deploy's lock."),
+        stay_up: float | None = typer.Option(None, "--stay-up", min=0.0,
+                                             help="Stay-up window [default: the service's]."),
+        inventory: Path | None = common.InventoryOption,
+        accept_new_host_key: bool = common.AcceptNewOption,
+    ) -> None:
+        from svcctl.ops.deploy import DeployOptions
+
+        opts = DeployOptions(dry_run=dry_run, break_lock=break_lock, lock_ttl=lock_ttl,
+                             lock_wait=lock_wait, parallel=parallel, stay_up=stay_up)
+        run(service, host, opts, as_json, yes, inventory, accept_new_host_key, "deploy")
+
+    @app.command(help=RESTART_HELP)
+    def restart(
+        service: str = typer.Argument(..., help="The service to restart."),
+        host: list[str] = common.HostOption,
+        dry_run: bool = typer.Option(False, "--dry-run", help="Print the steps; change nothing."),
+        as_json: bool = common.JsonOption,
+        yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+        stay_up: float | None = typer.Option(None, "--stay-up", min=0.0,
+                                             help="Stay-up window [default: the service's]."),
+        inventory: Path | None = common.InventoryOption,
+        accept_new_host_key: bool = common.AcceptNewOption,
+    ) -> None:
+        from svcctl.ops.deploy import DeployOptions
+
+        opts = DeployOptions(dry_run=dry_run, upload=False, stay_up=stay_up)
+        run(service, host, opts, as_json, yes, inventory, accept_new_host_key, "restart")

@@ -1,0 +1,120 @@
+"""`svcctl stop|start|status|logs SERVICE`: one service, through the same gates as deploy."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+import typer
+
+from svcctl.cli import common
+from svcctl.cli.deploy import EXIT_HELP, printer, service_and_hosts
+
+if TYPE_CHECKING:
+    from svcctl.ops.deploy import Connect
+    from svcctl.ops.steps import Progress
+
+
+def _control(action: str, service: str, host: list[str] | None, as_json: bool,
+             stay_up: float | None, inventory: Path | None, accept_new_host_key: bool) -> None:
+    from svcctl import output
+    from svcctl.ops.control import control
+
+    inv = common.load(inventory)
+    svc, names = service_and_hosts(inv, service, host)
+    _, make = common.connector(inv, accept_new_host_key)
+    progress = None if as_json else cast("Progress", printer(len(names)))
+    report = control(inv, svc, names, cast("Connect", make), action, stay_up=stay_up,
+                     progress=progress)
+    typer.echo(output.deploy_json(report, action) if as_json
+               else output.deploy_text(report, action))
+    raise typer.Exit(report.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(help=f"Stop SERVICE: bootout, then wait until the label is gone and no "
+                 f"matching process remains.\n\n{EXIT_HELP}\n\n"
+                 "Example: svcctl stop shiva --host tesseract")
+    def stop(
+        service: str = typer.Argument(...),
+        host: list[str] = common.HostOption,
+        as_json: bool = common.JsonOption,
+        inventory: Path | None = common.InventoryOption,
+        accept_new_host_key: bool = common.AcceptNewOption,
+    ) -> None:
+        _control("stop", service, host, as_json, None, inventory, accept_new_host_key)
+
+    @app.command(help=f"Start SERVICE: enable, bootstrap, kickstart, then verify one stable "
+                 f"instance, launchd's own (refused beside a stray).\n\n{EXIT_HELP}\n\n"
+                 "Example: svcctl start shiva --host tesseract")
+    def start(
+        service: str = typer.Argument(...),
+        host: list[str] = common.HostOption,
+        as_json: bool = common.JsonOption,
+        stay_up: float | None = typer.Option(None, "--stay-up", min=0.0),
+        inventory: Path | None = common.InventoryOption,
+        accept_new_host_key: bool = common.AcceptNewOption,
+    ) -> None:
+        _control("start", service, host, as_json, stay_up, inventory, accept_new_host_key)
+
+    @app.command(help="The audit of one service on every inventory host (exit 0 ok, "
+                 "1 findings).\n\nExample: svcctl status shiva --json")
+    def status(
+        service: str = typer.Argument(...),
+        host: list[str] = common.HostOption,
+        as_json: bool = common.JsonOption,
+        inventory: Path | None = common.InventoryOption,
+        accept_new_host_key: bool = common.AcceptNewOption,
+    ) -> None:
+        from svcctl import output
+        from svcctl.ops.audit import run_audit
+
+        inv = common.load(inventory)
+        svc = inv.services[common.pick_services(inv, [service])[0]]
+        names = common.pick_hosts(inv, host) if host else sorted(inv.hosts)
+        _, make = common.connector(inv, accept_new_host_key)
+        report = run_audit(inv, names, [svc], cast("Connect", make))
+        typer.echo(output.audit_json(report, {svc.name: svc.label}) if as_json
+                   else output.audit_text(report))
+        raise typer.Exit(0 if report.ok else 1)
+
+    @app.command(help="Tail SERVICE's StandardOutPath/StandardErrorPath over SSH "
+                 "(-f to follow).\n\nExample: svcctl logs shiva --host tesseract -f")
+    def logs(
+        service: str = typer.Argument(...),
+        host: list[str] = common.HostOption,
+        follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
+        lines: int = typer.Option(50, "--lines", "-n", min=0),
+        inventory: Path | None = common.InventoryOption,
+        accept_new_host_key: bool = common.AcceptNewOption,
+    ) -> None:
+        from svcctl.errors import BadInputError
+        from svcctl.ops.control import log_paths, read_from, size_of, tail_argv
+
+        inv = common.load(inventory)
+        svc, names = service_and_hosts(inv, service, host)
+        paths = log_paths(svc)
+        if not paths:
+            raise BadInputError(f"{service} has no stdout_path/stderr_path in the inventory")
+        if follow and len(names) != 1:
+            raise BadInputError("--follow needs exactly one --host")
+        _, make = common.connector(inv, accept_new_host_key)
+        for name in names:
+            with cast("Connect", make)(inv.hosts[name]) as h:
+                offsets = {}
+                for p in paths:
+                    typer.echo(f"==> {name}:{p} <==")
+                    typer.echo(h.run(tail_argv(p, lines)).stdout, nl=False)
+                    offsets[p] = size_of(h, p)
+                try:
+                    while follow:
+                        time.sleep(1.0)
+                        for p in paths:
+                            data = read_from(h, p, offsets[p])
+                            offsets[p] += len(data)
+                            sys.stdout.write(data.decode(errors="replace"))
+                            sys.stdout.flush()
+                except KeyboardInterrupt:
+                    raise typer.Exit(0) from None

@@ -1,0 +1,252 @@
+"""`svcctl adopt`: kill the strays, keep launchd's instance, verify exactly one runs.
+
+Kill only what you can identify (STYLE habit 7, FIELD F): each signal is ONE remote
+`sh -c` that re-reads `ps -o lstart=,command= -p PID` and signals only if it still equals
+what the audit recorded, so a reused pid is never signalled. Never PID 1, never launchd's
+instance, never a process that does not match. EPERM is reported with a remedy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from functools import partial
+
+from svcctl.errors import ExitCode, HostError, ParseError, SvcctlError
+from svcctl.host.base import Host
+from svcctl.launchd import bootout_argv, classify_launchctl_error, kickstart_argv
+from svcctl.model import Domain, Finding, HostSpec, Inventory, ProcInfo, ServiceSpec
+from svcctl.ops import lifecycle
+from svcctl.ops.lifecycle import StepFailed, Target
+from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT, DeployLock
+from svcctl.ops.steps import Interrupt, Progress, Recorder, Step, StepRecord
+from svcctl.render import plist_path_for
+
+DEFAULT_GRACE = 5.0
+KILL_WAIT = 5.0
+ROUNDS = 3  # a killed stray's matching children show up as strays of their own next round
+
+# $1 pid, $2 "lstart command" as recorded, $3 signal (0: only check identity)
+_SIGNAL = r"""
+[ "$1" -gt 1 ] 2>/dev/null || { echo refused; exit 0; }
+cur=$(LC_ALL=C TZ=UTC0 ps -o lstart=,command= -p "$1" 2>/dev/null) || { echo gone; exit 0; }
+[ "$cur" = "$2" ] || { echo changed; exit 0; }
+[ "$3" = 0 ] && { echo alive; exit 0; }
+if err=$(kill -s "$3" "$1" 2>&1); then echo sent; else echo "failed: $err"; fi
+"""
+
+
+@dataclass(frozen=True)
+class Kill:
+    proc: ProcInfo
+
+    @property
+    def identity(self) -> str:
+        return f"{self.proc.started_raw} {self.proc.command}"
+
+
+@dataclass(frozen=True)
+class AdoptPlan:
+    kills: tuple[Kill, ...]
+    bootouts: tuple[str, ...]  # service-targets to boot out (other domains; unassigned host)
+    ensure: str  # "running" | "kickstart" | "start" | "none" (unassigned: nothing may run)
+    steps: tuple[Step, ...]
+
+
+def plan_adopt(svc: ServiceSpec, spec: HostSpec, finding: Finding,
+               grace: float = DEFAULT_GRACE) -> AdoptPlan:
+    """Pure: what to signal and boot out, from one audit finding."""
+    assigned = spec.name in svc.hosts
+    own = spec.domain.service_target(svc.label)
+    kills: list[Kill] = []
+    bootouts: list[str] = []
+    for inst in finding.instances:
+        if inst.proc.pid <= 1:
+            continue  # never PID 1
+        if inst.owner is not None and (inst.owner != own or not assigned):
+            if inst.owner not in bootouts:
+                bootouts.append(inst.owner)  # launchd's job: kill would only respawn it
+        elif not inst.managed:
+            kills.append(Kill(inst.proc))
+    if not assigned and finding.job is not None and own not in bootouts:
+        bootouts.append(own)
+    if not assigned:
+        ensure = "none"
+    elif finding.job is None:
+        ensure = "start"
+    elif finding.job.pid is None:
+        ensure = "kickstart"
+    else:
+        ensure = "running"
+    steps = [Step("kill", f"pid {k.proc.pid} ({k.proc.user}, started {k.proc.started_raw}: "
+                  f"{k.proc.command}): SIGTERM if pid, start time and command still match; "
+                  f"SIGKILL after {grace:g} s") for k in kills]
+    steps += [Step("bootout", f"launchctl bootout {t}") for t in bootouts]
+    steps.append(Step("ensure", {
+        "none": f"nothing may run on {spec.name} (not assigned): verify none does",
+        "start": f"launchctl enable/bootstrap/kickstart {own}, then verify",
+        "kickstart": f"launchctl kickstart {own}, then verify",
+        "running": f"keep launchd's pid {finding.job.pid if finding.job else '?'}, verify",
+    }[ensure]))
+    return AdoptPlan(tuple(kills), tuple(bootouts), ensure, tuple(steps))
+
+
+@dataclass
+class AdoptReport:
+    host: str
+    outcome: str  # adopted | clean | planned | failed | locked
+    exit_code: int
+    plan: list[Step]
+    steps: list[StepRecord] = field(default_factory=list)
+    final: Finding | None = None
+    error: str | None = None
+
+
+def signal_checked(host: Host, kill: Kill, sig: str) -> str:
+    """One remote call: signal only if the pid still is the process we identified."""
+    r = host.run(["sh", "-c", _SIGNAL, "sh", str(kill.proc.pid), kill.identity, sig])
+    return r.stdout.strip() or f"failed: exit {r.rc} {r.tail()}"
+
+
+def _remedy(svc: ServiceSpec, spec: HostSpec, p: ProcInfo, why: str) -> str:
+    return (f"pid {p.pid} ({p.user}, uid {p.uid}) could not be signalled: {why}; it was "
+            f"started by another user or with sudo: rerun as root: "
+            f"`svcctl adopt {svc.name} --host {spec.name} --user root`")
+
+
+def kill_all(host: Host, svc: ServiceSpec, spec: HostSpec, kills: tuple[Kill, ...],
+             grace: float) -> str:
+    notes: list[str] = []
+    denied: list[str] = []
+    pending: list[Kill] = []
+    for k in kills:
+        out = signal_checked(host, k, "TERM")
+        if out == "sent":
+            pending.append(k)
+        elif out.startswith("failed"):
+            denied.append(_remedy(svc, spec, k.proc, out[8:]))
+        else:
+            notes.append(f"pid {k.proc.pid} {out}: not signalled")
+    deadline = time.monotonic() + grace
+    while pending and time.monotonic() < deadline:
+        time.sleep(0.2)
+        pending = [k for k in pending if signal_checked(host, k, "0") == "alive"]
+    for k in pending:
+        out = signal_checked(host, k, "KILL")
+        notes.append(f"pid {k.proc.pid} ignored SIGTERM for {grace:g} s: SIGKILL {out}")
+    deadline = time.monotonic() + KILL_WAIT
+    while pending and time.monotonic() < deadline:
+        time.sleep(0.2)
+        pending = [k for k in pending if signal_checked(host, k, "0") == "alive"]
+    if denied or pending:
+        left = [f"pid {k.proc.pid} survived SIGKILL" for k in pending]
+        raise StepFailed("; ".join(denied + left))
+    done = [f"pid {k.proc.pid}" for k in kills]
+    return "; ".join([f"terminated {', '.join(done)}" if done else "no stray", *notes])
+
+
+def _bootout(host: Host, target: str) -> str:
+    dom, label = target.rsplit("/", 1)
+    r = host.run(bootout_argv(Domain.parse(dom), label))
+    outcome = classify_launchctl_error(r.rc, r.stderr, "bootout", target)
+    if not outcome.ok and not outcome.gone:
+        raise StepFailed(f"{target}: {outcome.one_line()}")
+    return f"bootout {target}"
+
+
+def adopt_host(inv: Inventory, svc: ServiceSpec, spec: HostSpec, host: Host, *,
+               dry_run: bool, grace: float = DEFAULT_GRACE,
+               progress: Progress | None = None, stay_up: float | None = None) -> AdoptReport:
+    """Plan from one probe; with `dry_run` return the plan; else apply it under the lock."""
+    t = Target(spec, svc, host)
+    finding = t.observe()
+    plan = plan_adopt(svc, spec, finding, grace)
+    if dry_run:
+        return AdoptReport(spec.name, "planned", 0, list(plan.steps), final=finding)
+    rec = Recorder(spec.name, progress)
+    lock = DeployLock(host, svc.name)
+    try:
+        rec.run("lock", lambda: lock.acquire(ttl=DEFAULT_TTL, wait=DEFAULT_WAIT).describe())
+    except SvcctlError as exc:
+        return AdoptReport(spec.name, "locked", int(exc.exit_code), list(plan.steps), rec.steps,
+                           finding, exc.one_line())
+    interrupt = Interrupt()
+    try:
+        with interrupt.installed():
+            return _apply(t, plan, rec, grace, stay_up, interrupt)
+    finally:
+        with contextlib.suppress(HostError, ParseError):
+            rec.run("unlock", lock.release)
+
+
+def _apply(t: Target, plan: AdoptPlan, rec: Recorder, grace: float, stay_up: float | None,
+           interrupt: Interrupt) -> AdoptReport:
+    svc, spec, host = t.svc, t.spec, t.host
+    steps = list(plan.steps)
+    try:
+        current = plan
+        for round_ in range(ROUNDS):
+            if current.kills:
+                rec.run("kill", partial(kill_all, host, svc, spec, current.kills, grace))
+            for target in current.bootouts:
+                rec.run("bootout", partial(_bootout, host, target))
+            if current.bootouts:
+                rec.run("wait", partial(_wait_bootouts, t, current.bootouts))
+            if interrupt():
+                raise StepFailed(f"interrupted by {interrupt.name}")
+            current = plan_adopt(svc, spec, t.observe(), grace)
+            if not current.kills and not current.bootouts:
+                break
+            if round_ == ROUNDS - 1:
+                raise StepFailed(f"strays keep appearing: {[k.proc.pid for k in current.kills]}")
+        if current.ensure == "none":
+            rec.run("verify", lambda: _verify_none(t))
+        else:
+            if current.ensure == "start":
+                path = str(plist_path_for(svc, spec.domain, spec.home))
+                if not host.run(["test", "-f", path]).ok:
+                    raise StepFailed(f"the strays are gone, but launchd's job is not "
+                                     f"installed ({path}): run `svcctl deploy {svc.name} "
+                                     f"--host {spec.name}`")
+                rec.run("start", lambda: lifecycle.start(t, path))
+            elif current.ensure == "kickstart":
+                rec.run("start", lambda: _kickstart(t))
+            rec.run("verify", lambda: lifecycle.verify(t, stay_up, interrupt))
+    except (StepFailed, HostError, ParseError) as exc:
+        return AdoptReport(spec.name, "failed", int(ExitCode.FAILED), steps, rec.steps,
+                           _final(t), exc.one_line())
+    clean = not plan.kills and not plan.bootouts
+    return AdoptReport(spec.name, "clean" if clean else "adopted", 0, steps, rec.steps, _final(t))
+
+
+def _final(t: Target) -> Finding | None:
+    try:
+        return t.observe()
+    except (HostError, ParseError):
+        return None
+
+
+def _kickstart(t: Target) -> str:
+    t.launchctl(kickstart_argv(t.spec.domain, t.svc.label), "kickstart")
+    return f"kickstart {t.service_target}"
+
+
+def _wait_bootouts(t: Target, targets: tuple[str, ...]) -> str:
+    deadline = time.monotonic() + lifecycle.stop_bound(t.svc)
+    while True:
+        f = t.observe()
+        left = [i for i in f.instances if i.owner in targets]
+        if not left:
+            return f"{', '.join(targets)}: gone"
+        if time.monotonic() >= deadline:
+            raise StepFailed(f"still running after bootout: {lifecycle.describe_instances(f)}")
+        time.sleep(lifecycle.POLL)
+
+
+def _verify_none(t: Target) -> str:
+    f = t.observe()
+    if f.job is not None or f.instances:
+        raise StepFailed(f"{t.svc.name} still on {t.spec.name}: "
+                         f"{lifecycle.describe_instances(f)}")
+    return f"nothing of {t.svc.name} runs on {t.spec.name} (not assigned here)"

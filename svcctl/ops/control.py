@@ -1,0 +1,110 @@
+"""`svcctl stop|start|logs`: one service on one host, through the lifecycle gates.
+
+stop = bootout + verified gone; start = enable + bootstrap + kickstart + verified (a
+no-op, with its reason, when launchd's instance already runs alone). Both hold the
+deploy lock, so they never interleave with a deploy. `restart` is `run_deploy` with
+`upload=False`; `status` is the audit of one service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+
+from svcctl.errors import ExitCode, HostError, ParseError, RefusedError, SvcctlError
+from svcctl.host.base import Host
+from svcctl.model import HostSpec, Inventory, ServiceSpec, Verdict
+from svcctl.ops import lifecycle
+from svcctl.ops.deploy import DeployReport, HostDeploy, refusal
+from svcctl.ops.lifecycle import Target
+from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT, DeployLock
+from svcctl.ops.steps import Progress, Recorder
+from svcctl.render import plist_path_for
+
+Connect = Callable[[HostSpec], Host]
+
+
+def _stop(t: Target, rec: Recorder) -> str:
+    rec.run("stop", lambda: lifecycle.stop(t))
+    return "stopped"
+
+
+def _start(t: Target, rec: Recorder, stay_up: float | None) -> str:
+    f = t.observe()
+    if any(not i.managed for i in f.instances):
+        raise RefusedError(f"{t.svc.name}: refusing to start beside a stray: "
+                           f"{refusal(t.svc, [f])}")
+    if f.verdict is Verdict.OK:
+        rec.skip("start", f"already running: launchd pid {f.job.pid if f.job else '?'}, "
+                 "the only instance")
+    else:
+        if f.job is not None:
+            rec.run("stop", lambda: lifecycle.stop(t))  # loaded but down or crash-looping
+        path = str(plist_path_for(t.svc, t.spec.domain, t.spec.home))
+        rec.run("start", lambda: lifecycle.start(t, path))
+    rec.run("verify", lambda: lifecycle.verify(t, stay_up))
+    return "started"
+
+
+def control(inv: Inventory, svc: ServiceSpec, host_names: Sequence[str], connect: Connect,
+            action: str, *, stay_up: float | None = None,
+            progress: Progress | None = None) -> DeployReport:
+    """`action` is "stop" or "start"; hosts one at a time, stopping at the first failure."""
+    out: list[HostDeploy] = []
+    for name in host_names:
+        spec = inv.hosts[name]
+        if any(h.exit_code for h in out):
+            out.append(HostDeploy(name, "not-attempted", 0, []))
+            continue
+        rec = Recorder(name, progress)
+        try:
+            with connect(spec) as host:
+                out.append(_one(Target(spec, svc, host), rec, action, stay_up))
+        except HostError as exc:
+            out.append(HostDeploy(name, "failed", int(ExitCode.FAILED), rec.steps,
+                                  error=exc.one_line()))
+    return DeployReport(svc.name, svc.label, False, out)
+
+
+def _one(t: Target, rec: Recorder, action: str, stay_up: float | None) -> HostDeploy:
+    lock = DeployLock(t.host, t.svc.name)
+    try:
+        rec.run("lock", lambda: lock.acquire(ttl=DEFAULT_TTL, wait=DEFAULT_WAIT).describe())
+    except SvcctlError as exc:
+        return HostDeploy(t.spec.name, "locked", int(exc.exit_code), rec.steps,
+                          error=exc.one_line())
+    try:
+        outcome = _stop(t, rec) if action == "stop" else _start(t, rec, stay_up)
+        code, error = 0, None
+    except (SvcctlError, ParseError) as exc:
+        outcome, code, error = ("refused" if isinstance(exc, RefusedError) else "failed",
+                                int(exc.exit_code), exc.one_line())
+    finally:
+        with contextlib.suppress(HostError):
+            rec.run("unlock", lock.release)
+    final = None
+    with contextlib.suppress(HostError, ParseError):
+        final = t.observe()
+    return HostDeploy(t.spec.name, outcome, code, rec.steps, final=final, error=error)
+
+
+def log_paths(svc: ServiceSpec) -> list[str]:
+    return list(dict.fromkeys(p for p in (svc.stdout_path, svc.stderr_path) if p))
+
+
+def tail_argv(path: str, lines: int) -> list[str]:
+    return ["tail", "-n", str(lines), path]
+
+
+def read_from(host: Host, path: str, offset: int) -> bytes:
+    """Bytes of `path` from `offset` on (for `logs -f`, one round trip per poll)."""
+    r = host.run(["sh", "-c", 'tail -c +"$1" "$2" 2>/dev/null', "sh", str(offset + 1), path])
+    return r.stdout.encode()
+
+
+def size_of(host: Host, path: str) -> int:
+    r = host.run(["sh", "-c", 'wc -c < "$1" 2>/dev/null || echo 0', "sh", path])
+    try:
+        return int(r.stdout.strip() or 0)
+    except ValueError:
+        return 0

@@ -1,0 +1,393 @@
+"""`svcctl deploy` (and `restart`): plan from the observed state, then a checked apply.
+
+Per host: lock -> pre-flight -> upload -> stop -> start -> verify -> unlock, with a
+rollback to the previous plist on any failure after the upload. Between steps the
+interrupt flag is checked: a signal finishes or rolls back the step in flight. The plan
+(`plan_deploy`) is pure and is exactly what `--dry-run` prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from svcctl import guard
+from svcctl.errors import (
+    BadInputError,
+    ExitCode,
+    HostError,
+    LockHeldError,
+    ParseError,
+    PrivilegeError,
+    RefusedError,
+    SvcctlError,
+)
+from svcctl.host.base import Host
+from svcctl.launchd import build_batch, print_argv, split_batch
+from svcctl.model import Finding, HostSpec, Inventory, ServiceSpec, Verdict
+from svcctl.ops import lifecycle
+from svcctl.ops.audit import audit_host
+from svcctl.ops.lifecycle import StepFailed, Target
+from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT, DeployLock, lock_path
+from svcctl.ops.steps import Interrupt, Progress, Recorder, Step, StepRecord
+from svcctl.render import RenderedPlist, guard_wrapper_path, plist_path_for, render_plist
+
+PREVIOUS_SUFFIX = ".previous"  # not `*.plist`: launchd never loads it at login
+ALLOWED_HERE = {Verdict.OK, Verdict.DOWN, Verdict.CRASHLOOP}
+
+Connect = Callable[[HostSpec], Host]
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    dry_run: bool = False
+    upload: bool = True  # False: `svcctl restart`, deploy's gates without the upload
+    break_lock: bool = False
+    lock_ttl: float = DEFAULT_TTL
+    lock_wait: float = DEFAULT_WAIT
+    parallel: int = 1
+    stay_up: float | None = None  # None: the service's own
+
+
+@dataclass
+class Rollback:
+    outcome: str  # "restored" | "nothing-running" | "failed"
+    detail: str
+    steps: list[StepRecord] = field(default_factory=list)
+
+
+@dataclass
+class HostDeploy:
+    host: str
+    outcome: str  # deployed | restarted | planned | refused | locked | bad-input | failed |
+    #               rolled-back | interrupted | not-attempted
+    exit_code: int
+    steps: list[StepRecord]
+    plan: list[Step] = field(default_factory=list)
+    rollback: Rollback | None = None
+    final: Finding | None = None
+    error: str | None = None
+
+
+@dataclass
+class DeployReport:
+    service: str
+    label: str
+    dry_run: bool
+    hosts: list[HostDeploy]
+
+    @property
+    def exit_code(self) -> int:
+        codes = {h.exit_code for h in self.hosts}
+        for code in (ExitCode.FAILED, ExitCode.LOCKED, ExitCode.FINDINGS, ExitCode.BAD_INPUT):
+            if code in codes:
+                return int(code)
+        return 0
+
+
+def plan_deploy(svc: ServiceSpec, spec: HostSpec, path: str, *, loaded: bool,
+                installed: bool, opts: DeployOptions, hosts_checked: Sequence[str]) -> list[Step]:
+    """Pure: the exact steps for one host, from what pre-flight observed."""
+    dom = spec.domain
+    target = dom.service_target(svc.label)
+    window = svc.stay_up if opts.stay_up is None else opts.stay_up
+    steps = [
+        Step("lock", f"take {lock_path(svc.name)} (expires after {opts.lock_ttl:g} s)"),
+        Step("preflight", f"{dom.target} reachable as its owner; plist renders and validates; "
+             f"no stray of {svc.name} on {', '.join(hosts_checked)}"),
+    ]
+    if opts.upload:
+        keep = (f"keep the installed one as {path}{PREVIOUS_SUFFIX}" if installed
+                else "no previous version (first deploy)")
+        if svc.guard:
+            keep += "; install the guard wrapper"
+        steps.append(Step("upload", f"write {path} (temp name + rename, mode 0644); {keep}"))
+    bound = lifecycle.stop_bound(svc)
+    if loaded:
+        steps.append(Step("stop", f"launchctl bootout {target}; wait until the label is gone "
+                          f"and no matching process remains (at most {bound:g} s)"))
+    else:
+        steps.append(Step("stop", f"{target} is not loaded: check no matching process remains"))
+    steps.append(Step("start", f"launchctl enable {target}; launchctl bootstrap {dom.target} "
+                      f"{path}; launchctl kickstart {target}"))
+    check = f"; then health check {' '.join(lifecycle.health_argv(svc.health))}" \
+        if svc.health else ""
+    steps.append(Step("verify", f"for {window:g} s: one unchanging launchd pid, exactly one "
+                      f"matching process (launchd's), no crash loop{check}"))
+    steps.append(Step("unlock", f"remove {lock_path(svc.name)}"))
+    return steps
+
+
+def expected_uid(spec: HostSpec) -> int:
+    return 0 if spec.domain.uid is None else spec.domain.uid
+
+
+def refusal(svc: ServiceSpec, bad: Sequence[Finding]) -> str:
+    parts = []
+    for f in bad:
+        strays = ", ".join(f"pid {i.proc.pid} ({i.proc.user}: {i.proc.command})"
+                           for i in f.instances if not i.managed or f.verdict is Verdict.UNEXPECTED)
+        what = f"{f.verdict.value} on {f.host}: {strays or f.detail}"
+        if f.verdict in (Verdict.STRAY, Verdict.DUPLICATE, Verdict.UNEXPECTED, Verdict.BLOCKED):
+            what += f"; fix with `svcctl adopt {svc.name} --host {f.host}`"
+        parts.append(what)
+    return "; ".join(parts)
+
+
+@dataclass
+class _HostRun:
+    inv: Inventory
+    svc: ServiceSpec
+    spec: HostSpec
+    host: Host
+    connect: Connect
+    opts: DeployOptions
+    interrupt: Interrupt
+    rec: Recorder
+    rendered: RenderedPlist | None = None
+    path: str = ""
+    installed: bool = False
+    loaded: bool = False
+    checked: list[str] = field(default_factory=list)
+
+    @property
+    def target(self) -> Target:
+        return Target(self.spec, self.svc, self.host)
+
+    # -- pre-flight: nothing changes ------------------------------------------------
+    def preflight(self) -> str:
+        spec, svc = self.spec, self.svc
+        self.path = str(plist_path_for(svc, spec.domain, spec.home))
+        if self.opts.upload:
+            self.rendered = render_plist(svc, spec.domain, self.inv.templates_dir, home=spec.home)
+        batch = build_batch([["id", "-u"], print_argv(spec.domain), ["cat", self.path]])
+        r = self.host.run(batch.argv)
+        (id_rc, uid, _), (dom_rc, _, dom_err), (cat_rc, _, _) = split_batch(batch, r.stdout)
+        want = expected_uid(spec)
+        if id_rc != 0 or uid.strip() != str(want):
+            who = "root" if want == 0 else f"uid {want}"
+            raise PrivilegeError(
+                f"{spec.name}: connected as uid {uid.strip() or '?'}, but {spec.domain.target} "
+                f"needs its plist owned by {who} (FACTS 1.2)",
+                hint=f"set `user:` for {spec.name} in the inventory to the owner of "
+                f"{spec.domain.target}")
+        if dom_rc != 0:
+            hint = None
+            if spec.domain.kind.value == "gui":
+                hint = (f"gui/{spec.domain.uid} exists only with a console login; over SSH use "
+                        f"`domain: user/{spec.domain.uid}` (FACTS 1.4)")
+            raise RefusedError(f"{spec.name}: domain {spec.domain.target} is not reachable "
+                               f"(launchctl print exited {dom_rc}: {dom_err.strip()})", hint=hint)
+        self.installed = cat_rc == 0
+        if not self.opts.upload and not self.installed:
+            raise RefusedError(f"{spec.name}: {self.path} is not installed",
+                               hint=f"run `svcctl deploy {svc.name} --host {spec.name}` first")
+        here = audit_host(self.inv, spec, [svc], self.host).findings[0]
+        bad = [] if here.verdict in ALLOWED_HERE else [here]
+        self.checked = [spec.name]
+        for name, other in sorted(self.inv.hosts.items()):
+            if name == spec.name or name in svc.hosts:
+                continue  # other assigned hosts are checked by their own deploy
+            try:
+                with self.connect(other) as oh:
+                    f = audit_host(self.inv, other, [svc], oh).findings[0]
+            except HostError as exc:
+                f = Finding(svc.name, name, Verdict.UNREACHABLE, detail=exc.one_line())
+            self.checked.append(name)
+            if f.verdict is not Verdict.OK:
+                bad.append(f)
+        if bad:
+            raise RefusedError(f"{svc.name}: refusing to deploy to {spec.name}, nothing "
+                               f"changed: {refusal(svc, bad)}")
+        self.loaded = here.job is not None
+        state = f"loaded, pid {here.job.pid}" if here.job else "not loaded"
+        return (f"uid {want} owns {spec.domain.target}; plist "
+                f"{'valid' if self.rendered else 'installed'}; {svc.name} {state}; "
+                f"no stray on {', '.join(self.checked)}")
+
+    # -- changes ----------------------------------------------------------------------
+    def upload(self) -> str:
+        assert self.rendered is not None
+        parent = str(PurePosixPath(self.path).parent)
+        self.host.check(["mkdir", "-p", parent])
+        keep = "first deploy: nothing to keep"
+        if self.installed:
+            self.host.check(["sh", "-c", 'cp -p "$1" "$1.svcctl-tmp" && mv -f "$1.svcctl-tmp" '
+                             '"$1$2"', "sh", self.path, PREVIOUS_SUFFIX])
+            keep = f"previous kept as {self.path}{PREVIOUS_SUFFIX}"
+        else:
+            self.host.run(["rm", "-f", self.path + PREVIOUS_SUFFIX])
+        self.host.write_file(self.path, self.rendered.data, 0o644)
+        if self.svc.guard:
+            keep += "; " + self.install_guard()
+        return f"{self.path} ({len(self.rendered.data)} bytes, 0644); {keep}"
+
+    def install_guard(self) -> str:
+        """`guard: true`: put svcctl's singleton guard (stdlib only) where the plist runs it."""
+        wrapper = guard_wrapper_path(self.svc, self.spec.domain, self.spec.home)
+        self.host.check(["mkdir", "-p", str(wrapper.parent)])
+        self.host.write_file(str(wrapper), Path(guard.__file__).read_bytes(), 0o755)
+        return f"guard wrapper at {wrapper}"
+
+    def check_interrupt(self, where: str) -> None:
+        if self.interrupt():
+            raise StepFailed(f"interrupted by {self.interrupt.name} {where}")
+
+    def cycle(self, rec: Recorder) -> None:
+        """stop -> start -> verify, each gated; raises StepFailed on the first failure."""
+        t = self.target
+        rec.run("stop", lambda: lifecycle.stop(t))
+        self.check_interrupt("after stop (nothing started)")
+        rec.run("start", lambda: lifecycle.start(t, self.path))
+        rec.run("verify", lambda: lifecycle.verify(t, self.opts.stay_up, self.interrupt))
+
+    def rollback(self, *, files_only: bool = False,
+                 survivors: tuple[int, ...] = ()) -> Rollback:
+        rec = Recorder(self.spec.name, self.rec.progress)
+        t = self.target
+        had = self.installed
+        prev = self.path + PREVIOUS_SUFFIX
+
+        def restore() -> str:
+            if had:
+                self.host.check(["mv", "-f", prev, self.path])
+                return f"restored {self.path} from {prev}"
+            self.host.check(["rm", "-f", self.path])
+            return f"removed {self.path}: there was no previous version"
+
+        try:
+            rec.run("rollback-restore", restore)
+            if files_only:
+                return Rollback("restored", "the upload failed before any stop; the previous "
+                                "file is back and the job was not touched", rec.steps)
+            if survivors:
+                # starting now would make a duplicate; the survivor is the previous version
+                pids = ", ".join(str(p) for p in survivors)
+                return Rollback("failed", f"not restarted: pid {pids} (the previous version) "
+                                "still runs and nothing new was started", rec.steps)
+            if not had:
+                rec.run("rollback-stop", lambda: lifecycle.stop(t))
+                return Rollback("nothing-running", "first deploy: no previous version to "
+                                "restore; nothing runs now", rec.steps)
+            self.cycle_named(rec)
+        except (StepFailed, HostError, ParseError) as exc:
+            return Rollback("failed", f"rollback failed: {exc.one_line()}", rec.steps)
+        return Rollback("restored", "the previous version runs again, verified", rec.steps)
+
+    def cycle_named(self, rec: Recorder) -> None:
+        t = self.target
+        rec.run("rollback-stop", lambda: lifecycle.stop(t))
+        rec.run("rollback-start", lambda: lifecycle.start(t, self.path))
+        rec.run("rollback-verify", lambda: lifecycle.verify(t, self.opts.stay_up,
+                                                            check_health=False))
+
+
+def deploy_host(inv: Inventory, svc: ServiceSpec, spec: HostSpec, host: Host, connect: Connect,
+                opts: DeployOptions, interrupt: Interrupt,
+                progress: Progress | None = None) -> HostDeploy:
+    rec = Recorder(spec.name, progress)
+    run = _HostRun(inv, svc, spec, host, connect, opts, interrupt, rec)
+
+    def done(outcome: str, code: int, error: str | None = None,
+             rollback: Rollback | None = None) -> HostDeploy:
+        final = None
+        with contextlib.suppress(HostError, ParseError):
+            final = run.target.observe()
+        plan = plan_deploy(svc, spec, run.path or "?", loaded=run.loaded,
+                           installed=run.installed, opts=opts, hosts_checked=run.checked)
+        return HostDeploy(spec.name, outcome, code, rec.steps, plan, rollback, final, error)
+
+    if opts.dry_run:
+        try:
+            rec.run("preflight", run.preflight)
+        except SvcctlError as exc:
+            return done(_refused_outcome(exc), int(exc.exit_code), exc.one_line())
+        plan = plan_deploy(svc, spec, run.path, loaded=run.loaded, installed=run.installed,
+                           opts=opts, hosts_checked=run.checked)
+        return HostDeploy(spec.name, "planned", 0, rec.steps, plan)
+
+    lock = DeployLock(host, svc.name)
+    try:
+        rec.run("lock", lambda: lock.acquire(ttl=opts.lock_ttl, wait=opts.lock_wait,
+                                             break_lock=opts.break_lock).describe())
+    except SvcctlError as exc:
+        code = ExitCode.LOCKED if isinstance(exc, LockHeldError) else exc.exit_code
+        return done("locked" if code == ExitCode.LOCKED else "failed", int(code),
+                    exc.one_line())
+    try:
+        return _locked_part(run, done)
+    finally:
+        with contextlib.suppress(HostError, ParseError):
+            rec.run("unlock", lock.release)
+
+
+def _refused_outcome(exc: SvcctlError) -> str:
+    if isinstance(exc, RefusedError):
+        return "refused"
+    return "bad-input" if isinstance(exc, BadInputError | PrivilegeError) else "failed"
+
+
+def _locked_part(run: _HostRun, done: Callable[..., HostDeploy]) -> HostDeploy:
+    rec, opts = run.rec, run.opts
+    try:
+        rec.run("preflight", run.preflight)
+        run.check_interrupt("before any change")
+    except SvcctlError as exc:
+        return done(_refused_outcome(exc), int(exc.exit_code), exc.one_line())
+    if opts.upload:
+        try:
+            rec.run("upload", run.upload)
+        except (HostError, ParseError) as exc:
+            return done("failed", int(ExitCode.FAILED), exc.one_line(),
+                        run.rollback(files_only=True))
+    try:
+        run.check_interrupt("after upload")
+        run.cycle(rec)
+    except (StepFailed, HostError, ParseError) as exc:
+        if not opts.upload:
+            return done("failed", int(ExitCode.FAILED), exc.one_line())
+        survivors = exc.survivors if isinstance(exc, StepFailed) else ()
+        rb = run.rollback(survivors=survivors)
+        outcome = "interrupted" if run.interrupt() else "rolled-back"
+        return done(outcome, int(ExitCode.FAILED), exc.one_line(), rb)
+    if run.interrupt():
+        return done("interrupted", int(ExitCode.FAILED),
+                    f"interrupted by {run.interrupt.name} after the deploy had completed")
+    return done("deployed" if opts.upload else "restarted", 0)
+
+
+def run_deploy(inv: Inventory, svc: ServiceSpec, host_names: Sequence[str], connect: Connect,
+               opts: DeployOptions, progress: Progress | None = None) -> DeployReport:
+    """Deploy `svc` to each host: one at a time (stop at the first failure) or `parallel`."""
+    interrupt = Interrupt()
+    results: dict[str, HostDeploy] = {}
+
+    def one(name: str) -> HostDeploy:
+        spec = inv.hosts[name]
+        try:
+            host = connect(spec)
+        except HostError as exc:
+            return HostDeploy(name, "failed", int(ExitCode.FAILED), [], error=exc.one_line())
+        with host:
+            try:
+                return deploy_host(inv, svc, spec, host, connect, opts, interrupt, progress)
+            except (HostError, ParseError) as exc:
+                return HostDeploy(name, "failed", int(ExitCode.FAILED), [],
+                                  error=exc.one_line())
+
+    with interrupt.installed():
+        if opts.parallel > 1:
+            with ThreadPoolExecutor(max_workers=opts.parallel) as pool:
+                for r in pool.map(one, host_names):
+                    results[r.host] = r
+        else:
+            for name in host_names:
+                if interrupt() or any(r.exit_code != 0 for r in results.values()):
+                    results[name] = HostDeploy(name, "not-attempted", 0, [],
+                                               error="an earlier host failed or was interrupted")
+                    continue
+                results[name] = one(name)
+    return DeployReport(svc.name, svc.label, opts.dry_run, [results[n] for n in host_names])

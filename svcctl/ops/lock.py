@@ -1,0 +1,194 @@
+"""The per-host deploy lock (FIELD J): who deploys what, since when, until when.
+
+One file per service, `/tmp/svcctl-deploy/<service>.lock`, on the target host. It is
+taken with `ln` (a hard link to a fully written temp file): the link either appears
+with the complete record or fails because another holder's is there, so a reader never
+sees a half-written record. An expired record is taken over, and the takeover says so;
+`--break-lock` takes over a live one. Release removes the file only if it still holds
+our record. The record parsing and expiry judgement are pure; the I/O is three tiny
+`sh -c` scripts run through `Host.run` with their values as arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import secrets
+import socket
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from svcctl.errors import HostError, LockHeldError
+from svcctl.host.base import Host
+
+LOCK_DIR = "/tmp/svcctl-deploy"  # /tmp: one directory for root and every user (FIELD I)
+DEFAULT_TTL = 900.0
+DEFAULT_WAIT = 5.0
+CI_VARS = ("SVCCTL_CI_RUN", "GITHUB_RUN_ID", "CI_PIPELINE_ID", "BUILD_ID", "CIRCLE_WORKFLOW_ID")
+
+# $1 dir, $2 lock file, $3 temp name, $4 record. rc 0: taken; rc 3: held (record on stdout)
+_ACQUIRE = r"""
+mkdir -p "$1" 2>/dev/null && chmod 1777 "$1" 2>/dev/null
+printf '%s' "$4" > "$3" || exit 70
+if ln "$3" "$2" 2>/dev/null; then rm -f "$3"; exit 0; fi
+rm -f "$3"; cat "$2" 2>/dev/null; exit 3
+"""
+# $1 lock file, $2 stale name, $3 the exact record judged expired (or broken).
+# rc 0: removed; rc 4: someone else's record was there (put back); rc 5: already gone
+_TAKEOVER = r"""
+mv "$1" "$2" 2>/dev/null || exit 5
+if [ "$(cat "$2")" = "$3" ]; then rm -f "$2"; exit 0; fi
+ln "$2" "$1" 2>/dev/null; rm -f "$2"; exit 4
+"""
+# $1 lock file, $2 our record. rc 0: released; rc 4: not ours any more; rc 5: gone
+_RELEASE = r"""
+[ -e "$1" ] || exit 5
+[ "$(cat "$1")" = "$2" ] || exit 4
+rm -f "$1"
+"""
+
+
+@dataclass(frozen=True)
+class LockRecord:
+    service: str
+    who: str  # user@machine
+    pid: int
+    started: float  # epoch seconds, the deployer's clock
+    expires: float
+    token: str  # makes every record unique, so release and takeover never mistake one
+    ci_run: str | None = None
+
+    def text(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    def describe(self) -> str:
+        ci = f", CI run {self.ci_run}" if self.ci_run else ""
+        return (f"{self.who} (pid {self.pid}{ci}) since {iso(self.started)}, "
+                f"expires {iso(self.expires)}")
+
+    def expired(self, now: float) -> bool:
+        return now >= self.expires
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _user_name() -> str:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
+def lock_path(service: str) -> str:
+    return f"{LOCK_DIR}/{service}.lock"
+
+
+def new_record(service: str, ttl: float, env: dict[str, str] | None = None,
+               now: float | None = None) -> LockRecord:
+    env = dict(os.environ) if env is None else env
+    now = time.time() if now is None else now
+    user = env.get("USER") or env.get("LOGNAME") or _user_name()
+    ci = next((env[v] for v in CI_VARS if env.get(v)), None)
+    return LockRecord(service, f"{user}@{socket.gethostname()}", os.getpid(), now, now + ttl,
+                      secrets.token_hex(8), ci)
+
+
+def parse_lock(text: str) -> LockRecord | None:
+    """Pure: a lock file's content, or None when it is not a record we wrote."""
+    try:
+        raw: Any = json.loads(text)
+        if not isinstance(raw, dict):
+            return None
+        ci = raw.get("ci_run")
+        return LockRecord(str(raw["service"]), str(raw["who"]), int(raw["pid"]),
+                          float(raw["started"]), float(raw["expires"]), str(raw["token"]),
+                          None if ci is None else str(ci))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+@dataclass(frozen=True)
+class Acquired:
+    record: LockRecord
+    took_over: LockRecord | None = None  # an expired (or broken) holder we replaced
+    broken: bool = False  # --break-lock took over a live holder
+
+    def describe(self) -> str:
+        base = f"held by {self.record.who} until {iso(self.record.expires)}"
+        if self.took_over is not None:
+            how = "broke the lock of" if self.broken else "took over the expired lock of"
+            base += f"; {how} {self.took_over.describe()}"
+        return base
+
+
+class DeployLock:
+    """Take, inspect and release the lock for one service on one host."""
+
+    def __init__(self, host: Host, service: str) -> None:
+        self.host = host
+        self.service = service
+        self.path = lock_path(service)
+        self.held: LockRecord | None = None
+
+    def read(self) -> LockRecord | None:
+        result = self.host.run(["cat", self.path])
+        return parse_lock(result.stdout) if result.ok else None
+
+    def _try(self, record: LockRecord) -> tuple[bool, str]:
+        tmp = f"{LOCK_DIR}/.{self.service}.{record.token}"
+        r = self.host.run(["sh", "-c", _ACQUIRE, "sh", LOCK_DIR, self.path, tmp, record.text()])
+        if r.rc == 0:
+            return True, ""
+        if r.rc == 3:
+            return False, r.stdout
+        raise HostError(f"{self.host.name}: cannot create the deploy lock {self.path}: "
+                        f"{r.tail()} (exit {r.rc})")
+
+    def _take_over(self, text: str) -> bool:
+        stale = f"{LOCK_DIR}/.{self.service}.stale.{secrets.token_hex(4)}"
+        r = self.host.run(["sh", "-c", _TAKEOVER, "sh", self.path, stale, text])
+        if r.rc in (0, 5):
+            return True
+        if r.rc == 4:
+            return False
+        raise HostError(f"{self.host.name}: cannot take over {self.path}: {r.tail()} "
+                        f"(exit {r.rc}); another user's lock may need `sudo rm {self.path}`")
+
+    def acquire(self, *, ttl: float = DEFAULT_TTL, wait: float = DEFAULT_WAIT,
+                break_lock: bool = False) -> Acquired:
+        """Take the lock, waiting up to `wait` s for a live holder; LockHeldError if held."""
+        deadline = time.monotonic() + wait
+        while True:
+            record = new_record(self.service, ttl)
+            ok, text = self._try(record)
+            if ok:
+                self.held = record
+                return Acquired(record)
+            holder = parse_lock(text)
+            stale = holder is None or holder.expired(time.time())
+            if (stale or break_lock) and self._take_over(text):
+                ok, _ = self._try(record)
+                if ok:
+                    self.held = record
+                    dead = holder or LockRecord(self.service, "unknown (unreadable record)",
+                                                0, 0.0, 0.0, "")
+                    return Acquired(record, dead, broken=not stale)
+            if time.monotonic() >= deadline:
+                who = holder.describe() if holder else "an unreadable record"
+                raise LockHeldError(
+                    f"{self.host.name}: another deploy of {self.service} holds the lock: {who}",
+                    hint=f"wait for it, or `--break-lock` if it is dead ({self.path})")
+            time.sleep(0.5)
+
+    def release(self) -> str:
+        if self.held is None:
+            return "not held"
+        r = self.host.run(["sh", "-c", _RELEASE, "sh", self.path, self.held.text()])
+        self.held = None
+        return {0: "released", 4: "no longer ours (taken over after expiry)",
+                5: "already gone"}.get(r.rc, f"release failed ({r.rc}): {r.tail()}")
