@@ -21,7 +21,8 @@ def register(app: typer.Typer) -> None:
         help=(
             "Run PROGRAM holding service NAME's singleton lock, so that at most one "
             "instance runs on this host. Exit 75 (EX_TEMPFAIL) with one line naming the "
-            "holder if another instance holds it; 127 if PROGRAM is not found."
+            "holder if another instance holds it; 127 if PROGRAM is not found.\n\n"
+            "Example: svcctl guard shiva -- /usr/bin/python3 /Users/ops/shiva/main.py"
         ),
     )
     def guard_command(

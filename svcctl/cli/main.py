@@ -12,14 +12,20 @@ import sys
 import typer
 
 from svcctl import __version__
+from svcctl.cli import adopt as adopt_cli
 from svcctl.cli import audit as audit_cli
+from svcctl.cli import demo as demo_cli
+from svcctl.cli import deploy as deploy_cli
+from svcctl.cli import drift as drift_cli
 from svcctl.cli import guard as guard_cli
+from svcctl.cli import lifecycle as lifecycle_cli
 from svcctl.cli import testbed as testbed_cli
 from svcctl.errors import ExitCode, SvcctlError
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 findings or refused (unsafe to proceed); 2 bad input; "
-    "3 failed (did not converge, or rolled back); 4 another deploy holds the lock; "
+    "3 failed (did not converge, rolled back, or interrupted); 4 another deploy holds the "
+    "lock; "
     "75 (svcctl guard) another instance holds the service's lock."
 )
 
@@ -27,7 +33,8 @@ app = typer.Typer(
     name="svcctl",
     help=(
         "Deploy, audit and repair launchd services on macOS hosts, so that exactly one "
-        "instance of each service runs: launchd's own.\n\n" + EXIT_CODES_HELP
+        "instance of each service runs: launchd's own.\n\n" + EXIT_CODES_HELP + "\n\n"
+        "Example: svcctl audit --host tesseract   (svcctl demo shows the whole story)"
     ),
     no_args_is_help=True,
     add_completion=True,
@@ -36,6 +43,11 @@ app = typer.Typer(
 )
 app.add_typer(testbed_cli.app, name="testbed")
 audit_cli.register(app)
+demo_cli.register(app)
+drift_cli.register(app)
+deploy_cli.register(app)
+adopt_cli.register(app)
+lifecycle_cli.register(app)
 guard_cli.register(app)
 
 

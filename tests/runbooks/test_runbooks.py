@@ -1,0 +1,63 @@
+"""Every command in the runbooks' console blocks runs here, against simulated hosts.
+
+A runbook's `$ ` lines run in order from a working directory laid out as the demo's
+(inventory.yaml + the example bot), with `.testbed` pointing at this session's hosts;
+`# exit N` after a command says which exit code it must give. So runbooks cannot rot.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from svcctl.demo.run import prepare
+from svcctl.demo.script import environment, parse_console, run_steps
+from tests.conftest import Hosts
+
+pytestmark = pytest.mark.testbed
+RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
+ALL = sorted(RUNBOOKS.glob("*.md"))
+
+
+def test_every_runbook_has_commands_to_run() -> None:
+    assert {p.name for p in ALL} >= {"deploy.md", "duplicate-instance.md", "new-service.md",
+                                     "headless-mac.md", "guard.md"}
+    for path in ALL:
+        assert parse_console(path.read_text()), f"{path.name} has no console commands"
+
+
+def test_parse_console_reads_commands_exit_notes_and_continuations() -> None:
+    text = ("intro\n```console\n$ svcctl audit  # exit 1\nsome output\n$ echo a \\\n  b\n```\n"
+            "```sh\n$ not-run\n```\n")
+    steps = parse_console(text)
+    assert [(s.command, s.expect_rc) for s in steps] == [
+        ("svcctl audit  # exit 1", 1), ("echo a \\\n  b", 0)]
+    doc = "```console\n$ cat >> f <<'EOF'  # exit 3\nx: 1\n$ not a command\nEOF\n$ true\n```\n"
+    assert [(s.command, s.expect_rc) for s in parse_console(doc)] == [
+        ("cat >> f <<'EOF'  # exit 3\nx: 1\n$ not a command\nEOF", 3), ("true", 0)]
+
+
+def _clean_shiva(hosts: Hosts) -> None:
+    for host in ("tesseract", "backup"):
+        for domain in ("user/501", "gui/501"):
+            hosts.ssh(host, ["launchctl", "bootout", f"{domain}/com.example.shiva"], check=False)
+        hosts.ssh(host, "pkill -9 -f 'shiva/main[.]py'; rm -rf /Users/ops/shiva "
+                  "/Users/ops/Library/LaunchAgents/com.example.shiva.plist*", check=False)
+
+
+@pytest.mark.parametrize("runbook", ALL, ids=[p.stem for p in ALL])
+def test_runbook_commands_behave_as_written(runbook: Path, hosts: Hosts, tmp_path: Path) -> None:
+    _clean_shiva(hosts)
+    workdir = tmp_path / "work"
+    prepare(workdir)
+    (workdir / ".testbed").symlink_to(hosts.tb.layout.root)
+    lines: list[str] = []
+    try:
+        outcomes = run_steps(parse_console(runbook.read_text()), workdir, environment(workdir),
+                             lines.append)
+    finally:
+        _clean_shiva(hosts)
+    bad = [o for o in outcomes if not o.ok]
+    assert not bad and len(outcomes) == len(parse_console(runbook.read_text())), \
+        "\n".join(lines)
