@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from svcctl.demo.script import Outcome, Step, environment, run_steps
+from svcctl.testbed.control import Testbed
 
 HERE = Path(__file__).resolve().parent
 SSH = "ssh -F .testbed/ssh_config"
@@ -44,8 +45,6 @@ def prepare(workdir: Path) -> None:
     testbed = workdir / ".testbed"
     if testbed.is_dir() and not testbed.is_symlink():
         # a fresh start: hosts from an earlier `--keep` run are stopped, their disks wiped
-        from svcctl.testbed.control import Testbed
-
         Testbed(testbed).down()
         shutil.rmtree(testbed)
     shutil.copyfile(HERE / "inventory.yaml", workdir / "inventory.yaml")

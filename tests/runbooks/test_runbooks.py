@@ -61,3 +61,9 @@ def test_runbook_commands_behave_as_written(runbook: Path, hosts: Hosts, tmp_pat
     bad = [o for o in outcomes if not o.ok]
     assert not bad and len(outcomes) == len(parse_console(runbook.read_text())), \
         "\n".join(lines)
+
+
+def test_the_demo_ships_the_example_inventory() -> None:
+    top = RUNBOOKS.parent / "inventory.yaml"
+    packaged = RUNBOOKS.parent / "svcctl" / "demo" / "inventory.yaml"
+    assert packaged.read_text() == top.read_text()

@@ -60,7 +60,7 @@ def test_the_documented_form(tmp_path: Path) -> None:
 def test_the_shipped_example_loads() -> None:
     inv = load_inventory(ROOT / "inventory.yaml")
     s = inv.services["shiva"]
-    assert s.guard is True and s.run_at_load is True and s.stay_up == 10.0
+    assert s.guard is True and s.run_at_load is True and s.stay_up == 5.0
     assert s.health == HealthCheck(
         command=("/usr/bin/python3", "/Users/ops/shiva/main.py", "--health")
     )
