@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from svcctl.model import Finding, Instance, Verdict
-from svcctl.ops.adopt import AdoptReport
 from svcctl.ops.audit import AuditReport, HeldLock, HostReport
-from svcctl.ops.deploy import DeployReport
 from svcctl.ops.lock import iso
-from svcctl.ops.steps import Step, StepRecord
+
+if TYPE_CHECKING:  # deploy and adopt pull in rendering (jinja2); audit must not pay for it
+    from svcctl.ops.adopt import AdoptReport
+    from svcctl.ops.deploy import DeployReport
+    from svcctl.ops.steps import Step, StepRecord
 
 AUDIT_SCHEMA = "svcctl.audit/1"
 

@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = common.JsonOption,
         inventory: Path | None = common.InventoryOption,
         accept_new_host_key: bool = common.AcceptNewOption,
-        concurrency: int = typer.Option(8, "--concurrency", min=1, max=64,
+        concurrency: int = typer.Option(32, "--concurrency", min=1, max=256,
                                         help="Hosts audited at once."),
     ) -> None:
         from svcctl import output

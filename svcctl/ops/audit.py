@@ -17,7 +17,7 @@ from datetime import UTC
 from svcctl.errors import HostError, ParseError
 from svcctl.guard import StartTime, judge, parse_record
 from svcctl.host.base import Host
-from svcctl.launchd import build_batch, parse_print, print_argv, split_batch
+from svcctl.launchd import build_batch, parse_print, parse_print_domain, print_argv, split_batch
 from svcctl.model import (
     Domain,
     DomainKind,
@@ -91,28 +91,35 @@ def relevant_services(inv: Inventory, services: Sequence[str] | None) -> list[Se
 @dataclass(frozen=True)
 class _Plan:
     commands: list[list[str]]
-    prints: dict[tuple[str, str], int]  # (service, domain target) -> command index
+    prints: dict[str, int]  # service -> `print <domain>/<label>` in the host's domain
+    listings: dict[str, int]  # other domain target -> `print <domain>` (its services block)
     guards: dict[str, int]  # service -> command index
     ps: int
     locks: dict[str, int] | None = None  # service -> command index of its deploy lock
 
 
 def plan_probe(spec: HostSpec, services: Sequence[ServiceSpec]) -> _Plan:
+    """Every command of one host's probe: N label prints in the host's domain (state,
+    runs, last exit), ONE listing per other domain (is the label loaded there, and its
+    pid), the lock files, and ps. launchctl costs a process each, so N + 2, not 3N."""
     commands: list[list[str]] = []
-    prints: dict[tuple[str, str], int] = {}
+    prints: dict[str, int] = {}
+    listings: dict[str, int] = {}
     guards: dict[str, int] = {}
     locks: dict[str, int] = {}
+    for dom in probe_domains(spec.domain)[1:]:
+        listings[dom.target] = len(commands)
+        commands.append(print_argv(dom))
     for svc in services:
         locks[svc.name] = len(commands)
         commands.append(["cat", lock_path(svc.name)])
-        for dom in probe_domains(spec.domain):
-            prints[(svc.name, dom.target)] = len(commands)
-            commands.append(print_argv(dom, svc.label))
+        prints[svc.name] = len(commands)
+        commands.append(print_argv(spec.domain, svc.label))
         if svc.guard:
             guards[svc.name] = len(commands)
             commands.append(["cat", f"{GUARD_DIR}/{svc.name}.lock"])
     commands.append(ps_argv())
-    return _Plan(commands, prints, guards, len(commands) - 1, locks)
+    return _Plan(commands, prints, listings, guards, len(commands) - 1, locks)
 
 
 def probe_host(spec: HostSpec, services: Sequence[ServiceSpec], host: Host,
@@ -176,22 +183,36 @@ def held_locks(plan: _Plan, outputs: Sequence[tuple[int, str, str]],
 
 def _assess_service(spec: HostSpec, svc: ServiceSpec, plan: _Plan,
                     outputs: Sequence[tuple[int, str, str]], procs: list[ProcInfo]) -> Finding:
-    jobs: dict[str, JobState] = {}
-    for dom in probe_domains(spec.domain):
-        rc, out, err = outputs[plan.prints[(svc.name, dom.target)]]
-        if rc in NOT_LOADED:
-            continue
-        problem = f"launchctl print {dom.service_target(svc.label)} exited {rc}: {err.strip()}"
-        if rc == 0:
-            try:
-                jobs[dom.target] = parse_print(out)
-                continue
-            except ParseError as exc:
-                problem = f"cannot read launchctl print for {dom.target}: {exc}"
+    def uninspectable(problem: str) -> Finding:
         return Finding(svc.name, spec.name, Verdict.UNINSPECTABLE, detail=problem)
+
     expected = spec.domain.service_target(svc.label)
-    job = jobs.pop(spec.domain.target, None)
-    foreign = {Domain.parse(t).service_target(svc.label): j for t, j in jobs.items()}
+    job: JobState | None = None
+    rc, out, err = outputs[plan.prints[svc.name]]
+    if rc == 0:
+        try:
+            job = parse_print(out)
+        except ParseError as exc:
+            return uninspectable(f"cannot read launchctl print {expected}: {exc}")
+    elif rc not in NOT_LOADED:
+        return uninspectable(f"launchctl print {expected} exited {rc}: {err.strip()}")
+    foreign: dict[str, JobState] = {}
+    for target, index in plan.listings.items():
+        rc, out, err = outputs[index]
+        if rc in NOT_LOADED:
+            continue  # that domain does not exist (no console session, FACTS 1.4)
+        if rc != 0:
+            return uninspectable(f"launchctl print {target} exited {rc}: {err.strip()}")
+        try:
+            entries = parse_print_domain(out)
+        except ParseError as exc:
+            return uninspectable(f"cannot read launchctl print {target}: {exc}")
+        for entry in entries:
+            if entry.label == svc.label:
+                dom = Domain.parse(target)
+                foreign[dom.service_target(svc.label)] = JobState(
+                    label=svc.label, source="print", domain=dom, domain_raw=target,
+                    pid=entry.pid, last_exit_code=entry.status)
     finding = classify_service(svc, spec.name, expected, job, procs,
                                assigned=spec.name in svc.hosts, foreign_jobs=foreign)
     if foreign and finding.verdict is Verdict.OK:
