@@ -9,6 +9,7 @@ from svcctl.host.base import Host
 from svcctl.model import HostSpec, Inventory
 
 LOCAL_NAMES = frozenset({"localhost", "local"})
+USER_SSH_CONFIG = Path("~/.ssh/config")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ def connect(inv: Inventory, spec: HostSpec, opts: ConnectOptions, *,
     from svcctl.host.ssh import SSHHost, SSHTarget  # noqa: PLC0415 - paramiko only when remote
 
     ssh_config: Path | None = spec.ssh_config or inv.ssh_config
+    if ssh_config is None and USER_SSH_CONFIG.expanduser().is_file():
+        ssh_config = USER_SSH_CONFIG.expanduser()  # as ssh(1) would
     return SSHHost(spec.name, SSHTarget(
         alias=spec.name,
         ssh_config=ssh_config,

@@ -17,12 +17,12 @@ from tests.conftest import Hosts
 
 pytestmark = pytest.mark.testbed
 RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
-ALL = sorted(RUNBOOKS.glob("*.md"))
+ALL = [*sorted(RUNBOOKS.glob("*.md")), RUNBOOKS.parent / "README.md"]  # README's tour too
 
 
 def test_every_runbook_has_commands_to_run() -> None:
-    assert {p.name for p in ALL} >= {"deploy.md", "duplicate-instance.md", "new-service.md",
-                                     "headless-mac.md", "guard.md"}
+    assert {p.name for p in ALL} >= {"README.md", "deploy.md", "duplicate-instance.md",
+                                     "new-service.md", "headless-mac.md", "guard.md"}
     for path in ALL:
         assert parse_console(path.read_text()), f"{path.name} has no console commands"
 
