@@ -12,7 +12,6 @@ from svcctl.cli import common
 
 if TYPE_CHECKING:
     from svcctl.ops.adopt import AdoptReport
-    from svcctl.ops.deploy import Connect
     from svcctl.ops.steps import Progress
 
 ADOPT_HELP = """Kill SERVICE's strays on a host and keep launchd's instance.
@@ -50,14 +49,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from svcctl import output
         from svcctl.ops.adopt import adopt_host
-        from svcctl.ops.connect import ConnectOptions, connect
 
         inv = common.load(inventory)
-        svc = inv.services[common.pick_services(inv, [service])[0]]
+        svc = common.pick_service(inv, service)
         names = common.pick_hosts(inv, host) if host else list(svc.hosts)
-        opts = ConnectOptions(accept_new_host_key=accept_new_host_key, user=user)
-
-        conn = cast("Connect", lambda spec: connect(inv, spec, opts))
+        conn = common.connector(inv, accept_new_host_key, user=user)
 
         def plan_all() -> list[AdoptReport]:
             out = []

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import typer
 
 from svcctl.cli import common
 
 if TYPE_CHECKING:
-    from svcctl.host.base import Host
-    from svcctl.model import HostSpec
+    pass
 
 AUDIT_HELP = """Show, for every service on every host, launchd's instance and every stray.
 
@@ -46,9 +44,9 @@ def register(app: typer.Typer) -> None:
         inv = common.load(inventory)
         hosts = common.pick_hosts(inv, host)
         services = relevant_services(inv, common.pick_services(inv, service))
-        _, make = common.connector(inv, accept_new_host_key)
+        make = common.connector(inv, accept_new_host_key)
         report = run_audit(inv, hosts, services,
-                           cast("Callable[[HostSpec], Host]", make), concurrency=concurrency)
+                           make, concurrency=concurrency)
         labels = {s.name: s.label for s in services}
         typer.echo(output.audit_json(report, labels) if as_json else output.audit_text(report))
         raise typer.Exit(0 if report.ok else 1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,8 +13,7 @@ from svcctl.errors import BadInputError
 
 if TYPE_CHECKING:
     from svcctl.host.base import Host
-    from svcctl.model import HostSpec, Inventory
-    from svcctl.ops.connect import ConnectOptions
+    from svcctl.model import HostSpec, Inventory, ServiceSpec
 
 InventoryOption = typer.Option(
     None, "--inventory", "-i", envvar="SVCCTL_INVENTORY",
@@ -56,12 +55,18 @@ def pick_services(inv: Inventory, services: Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(services))
 
 
-def connector(inv: Inventory, accept_new_host_key: bool) -> tuple[ConnectOptions, object]:
+def pick_service(inv: Inventory, name: str) -> ServiceSpec:
+    return inv.services[pick_services(inv, [name])[0]]
+
+
+def connector(inv: Inventory, accept_new_host_key: bool,
+              user: str | None = None) -> Callable[[HostSpec], Host]:
+    """HostSpec -> Host for this run's options (nothing connects until first use)."""
     from svcctl.ops.connect import ConnectOptions, connect
 
-    opts = ConnectOptions(accept_new_host_key=accept_new_host_key)
+    opts = ConnectOptions(accept_new_host_key=accept_new_host_key, user=user)
 
     def make(spec: HostSpec) -> Host:
         return connect(inv, spec, opts)
 
-    return opts, make
+    return make

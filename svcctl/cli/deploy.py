@@ -44,7 +44,7 @@ def service_and_hosts(inv: Inventory, service: str,
                       hosts: list[str] | None) -> tuple[ServiceSpec, list[str]]:
     from svcctl.errors import BadInputError
 
-    svc = inv.services[common.pick_services(inv, [service])[0]]
+    svc = common.pick_service(inv, service)
     names = common.pick_hosts(inv, hosts) if hosts else list(svc.hosts)
     unassigned = [h for h in names if h not in svc.hosts]
     if unassigned:
@@ -76,13 +76,13 @@ def run(service: str, host: list[str] | None, opts: DeployOptions, as_json: bool
     from typing import cast
 
     from svcctl import output
-    from svcctl.ops.deploy import Connect, run_deploy
+    from svcctl.ops.deploy import run_deploy
     from svcctl.ops.steps import Progress
 
     inv = common.load(inventory)
     svc, names = service_and_hosts(inv, service, host)
-    _, make = common.connector(inv, accept_new_host_key)
-    connect = cast("Connect", make)
+    make = common.connector(inv, accept_new_host_key)
+    connect = make
     if not opts.dry_run and not yes and sys.stdin.isatty() and not as_json:
         plan = run_deploy(inv, svc, names, connect, replace(opts, dry_run=True))
         typer.echo(output.deploy_text(plan, command))

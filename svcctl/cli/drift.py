@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -14,8 +13,7 @@ from svcctl.cli import common
 from svcctl.errors import BadInputError
 
 if TYPE_CHECKING:
-    from svcctl.host.base import Host
-    from svcctl.model import HostSpec, Inventory, ServiceSpec
+    from svcctl.model import Inventory, ServiceSpec
     from svcctl.ops.diff import DiffReport, HostDiff
 
 DIFF_SCHEMA = "svcctl.diff/1"
@@ -82,8 +80,8 @@ def register(app: typer.Typer) -> None:
         hosts = common.pick_hosts(inv, host or list(spec.hosts))
         if not hosts:
             raise BadInputError(f"service {service!r} has no hosts; pass --host")
-        _, make = common.connector(inv, accept_new_host_key)
-        report = run_diff(inv, spec, hosts, cast("Callable[[HostSpec], Host]", make))
+        make = common.connector(inv, accept_new_host_key)
+        report = run_diff(inv, spec, hosts, make)
         typer.echo(diff_json(report) if as_json else diff_text(report))
         raise typer.Exit(0 if report.ok else 1)
 

@@ -13,7 +13,6 @@ from svcctl.cli import common
 from svcctl.cli.deploy import EXIT_HELP, printer, service_and_hosts
 
 if TYPE_CHECKING:
-    from svcctl.ops.deploy import Connect
     from svcctl.ops.steps import Progress
 
 
@@ -24,9 +23,9 @@ def _control(action: str, service: str, host: list[str] | None, as_json: bool,
 
     inv = common.load(inventory)
     svc, names = service_and_hosts(inv, service, host)
-    _, make = common.connector(inv, accept_new_host_key)
+    make = common.connector(inv, accept_new_host_key)
     progress = None if as_json else cast("Progress", printer(len(names)))
-    report = control(inv, svc, names, cast("Connect", make), action, stay_up=stay_up,
+    report = control(inv, svc, names, make, action, stay_up=stay_up,
                      progress=progress)
     typer.echo(output.deploy_json(report, action) if as_json
                else output.deploy_text(report, action))
@@ -72,10 +71,10 @@ def register(app: typer.Typer) -> None:
         from svcctl.ops.audit import run_audit
 
         inv = common.load(inventory)
-        svc = inv.services[common.pick_services(inv, [service])[0]]
+        svc = common.pick_service(inv, service)
         names = common.pick_hosts(inv, host) if host else sorted(inv.hosts)
-        _, make = common.connector(inv, accept_new_host_key)
-        report = run_audit(inv, names, [svc], cast("Connect", make))
+        make = common.connector(inv, accept_new_host_key)
+        report = run_audit(inv, names, [svc], make)
         typer.echo(output.audit_json(report, {svc.name: svc.label}) if as_json
                    else output.audit_text(report))
         raise typer.Exit(0 if report.ok else 1)
@@ -100,9 +99,9 @@ def register(app: typer.Typer) -> None:
             raise BadInputError(f"{service} has no stdout_path/stderr_path in the inventory")
         if follow and len(names) != 1:
             raise BadInputError("--follow needs exactly one --host")
-        _, make = common.connector(inv, accept_new_host_key)
+        make = common.connector(inv, accept_new_host_key)
         for name in names:
-            with cast("Connect", make)(inv.hosts[name]) as h:
+            with make(inv.hosts[name]) as h:
                 offsets = {}
                 for p in paths:
                     typer.echo(f"==> {name}:{p} <==")
