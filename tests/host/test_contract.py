@@ -180,3 +180,36 @@ def test_remote_command_sees_exact_argv_not_a_shell(hosts: Hosts) -> None:
     assert out == value
     assert h.run(["test", "-e", "/tmp/injected"]).rc == 1
     assert shlex.join(["a b"]) == "'a b'"
+
+
+def test_proxy_jump_through_another_host(hosts: Hosts, tmp_path: Path) -> None:
+    """ProxyJump (one hop): reach tesseract through backup's sshd."""
+    rec = hosts.tb.record("tesseract")
+    base = hosts.ssh_config.read_text()
+    identity = hosts.tb.layout.identity
+    cfg = tmp_path / "ssh_config"
+    cfg.write_text(base + f"""
+Host tess-via-backup
+  HostName {rec.address}
+  Port {rec.port}
+  User ops
+  IdentityFile {identity}
+  UserKnownHostsFile {hosts.tb.layout.known_hosts}
+  ProxyJump backup
+""")
+    h = SSHHost("tess-via-backup", SSHTarget("tess-via-backup", ssh_config=cfg))
+    try:
+        # the same host as a direct connection: same hostname, and its own /tmp
+        direct = SSHHost("t", _target(hosts)).check(["cat", "/proc/sys/kernel/hostname"])
+        assert h.check(["cat", "/proc/sys/kernel/hostname"]).stdout == direct.stdout
+        marker = f"/tmp/jump-{time.time_ns()}"
+        h.check(["touch", marker])
+        assert SSHHost("t", _target(hosts)).run(["test", "-e", marker]).rc == 0
+        assert hosts.ssh("backup", ["test", "-e", marker], check=False).returncode == 1
+    finally:
+        h.close()
+    # and the jump really is taken: through a dead jump host there is no way in
+    cfg.write_text(cfg.read_text().replace("ProxyJump backup", "ProxyJump nowhere") +
+                   "\nHost nowhere\n  HostName 127.77.0.0\n  Port 1\n")
+    with pytest.raises(HostUnreachableError, match=r"via nowhere"):
+        SSHHost("tess-via-backup", SSHTarget("tess-via-backup", ssh_config=cfg)).run(["true"])
