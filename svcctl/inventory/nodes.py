@@ -47,7 +47,10 @@ def describe(node: Node) -> str:
     if isinstance(node, SequenceNode):
         return "a list"
     value = scalar(node, Where("", ""))
-    return "nothing" if value is None else repr(value)
+    if value is None:
+        return "nothing"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "...'"  # the error stays one short line
 
 
 def scalar(node: Node, where: Where) -> object:

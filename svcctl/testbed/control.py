@@ -223,6 +223,8 @@ class Testbed:
 
     def set_console(self, name: str, on: bool) -> None:
         """Log uid 501 in at the console (gui/501 appears) or out (it is torn down)."""
+        if not _alive(self.record(name)):
+            raise TestbedError(f"host {name} is not running (svcctl testbed up {name})")
         reply = self.admin(name, {"admin": "console", "uid": OPS_UID, "on": on})
         if reply.get("rc", 1) != 0:
             raise TestbedError(f"host {name}: console switch failed: {reply.get('err', reply)}")
