@@ -154,8 +154,9 @@ def provision(hostdir: HostDir, name: str, address: str, client_pubkey: str,
     for path in [hostdir.lib, *hostdir.lib.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     python = os.environ.get("SVCCTL_TESTBED_PYTHON", "/usr/bin/python3")
-    _write(root / "bin" / "launchctl",
-           f'#!/bin/sh\nexec {python} -E -s {RUN_ROOT}/lib/emulator/client.py "$@"\n', 0o755)
+    # launchctl is the client itself, run straight by the interpreter (no shell in between)
+    client = (EMULATOR_SRC / "client.py").read_text().split("\n", 1)[1]
+    _write(root / "bin" / "launchctl", f"#!{python} -ESs\n{client}", 0o755)
 
     _write(hostdir.sys / "sshd_config", _sshd_config(address), 0o644)
     _write(hostdir.sys / "boot" / f"{SSHD_LABEL}.plist", _sshd_plist(), 0o644)

@@ -155,3 +155,16 @@ def _listening(address: str, port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(1)
         return s.connect_ex((address, port)) == 0
+
+
+def test_launchctl_client_carries_any_argument_byte_exact(hosts: Hosts) -> None:
+    """Quotes, backslashes, newlines, non-ASCII and undecodable bytes survive the client."""
+    label = 'we"ird\\lab\tel\n✓'
+    proc = hosts.ssh("tesseract", ["launchctl", "list", label], check=False)
+    assert proc.returncode == 113
+    assert proc.stderr == f'Could not find service "{label}" in domain for port\n'
+    raw = subprocess.run(
+        hosts.tb.ssh_argv("tesseract", "launchctl list $(printf 'x\\377y')"),
+        capture_output=True, timeout=60)
+    assert raw.returncode == 113
+    assert raw.stderr == b'Could not find service "x\xffy" in domain for port\n'

@@ -172,21 +172,30 @@ class Server:
             pid=pid,
         )
         reply = handle_launchctl(self.mgr, request)
+        raw = message.get("raw") is True
         job = reply.wait_for
         if job is not None:
             # `bootout --wait`: the reply is deferred until the job is removed (FACTS 2.2)
             reply.wait_for = None
-            job.waiters.append(lambda: self._send(conn, reply))
+            job.waiters.append(lambda: self._send(conn, reply, raw))
             return
-        self._send(conn, reply)
+        self._send(conn, reply, raw)
 
     @staticmethod
-    def _send(conn: socket.socket, reply: Reply) -> None:
-        payload = json.dumps({"rc": reply.rc, "out": reply.out, "err": reply.err}) + "\n"
+    def _send(conn: socket.socket, reply: Reply, raw: bool = False) -> None:
+        if raw:
+            # the client's lean form: `rc len(out) len(err)\n` then the bytes, so the
+            # launchctl client needs no json module (it runs for every launchctl call)
+            out = reply.out.encode("utf-8", "surrogateescape")
+            err = reply.err.encode("utf-8", "surrogateescape")
+            payload = b"%d %d %d\n" % (reply.rc, len(out), len(err)) + out + err
+        else:
+            text = json.dumps({"rc": reply.rc, "out": reply.out, "err": reply.err}) + "\n"
+            payload = text.encode()
         try:
             conn.setblocking(True)
             conn.settimeout(5.0)
-            conn.sendall(payload.encode())
+            conn.sendall(payload)
         except OSError as exc:
             log.warning("could not send a reply: %s", exc)
         finally:
