@@ -349,9 +349,11 @@ def parse_record(data: bytes) -> dict[str, Any] | None:
     """The JSON holder record, or None while it is empty or half-written."""
     try:
         record = json.loads(data.decode())
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: `[[[[...`
         return None
     if not isinstance(record, dict) or not isinstance(record.get("pid"), int):
+        return None
+    if not 0 < record["pid"] < 2**31:  # os.kill(0 or -1, 0) would probe a group; huge overflows
         return None
     return record
 

@@ -65,9 +65,15 @@ def resolve(target: SSHTarget) -> _Resolved:
     known_files = tuple(os.path.expanduser(k) for k in known.split()) if known else (
         os.path.expanduser("~/.ssh/known_hosts"),)
     jump = cfg.get("proxyjump")
+    try:
+        port = target.port or int(cfg.get("port", 22))
+    except ValueError:
+        raise HostUnreachableError(
+            f"{target.alias}: bad Port {cfg.get('port')!r} in ssh_config {target.ssh_config}"
+        ) from None
     return _Resolved(
         hostname=target.hostname or str(cfg.get("hostname", target.alias)),
-        port=target.port or int(cfg.get("port", 22)),
+        port=port,
         user=str(user),
         identity_files=tuple(os.path.expanduser(p) for p in cfg.get("identityfile", [])),
         known_hosts=known_files,
@@ -104,7 +110,12 @@ class SSHHost(Host):
         client = paramiko.SSHClient()
         for path in r.known_hosts:
             if os.path.exists(path):
-                client.load_host_keys(path)
+                try:
+                    client.load_host_keys(path)
+                except (OSError, paramiko.SSHException, paramiko.hostkeys.InvalidHostKey,
+                        ValueError) as exc:  # unreadable, or a corrupt line: fail closed
+                    raise HostKeyError(f"{self.name}: cannot read known_hosts {path}: {exc}",
+                                       hint="fix or remove the broken line") from exc
         if self.target.accept_new_host_key:
             client.set_missing_host_key_policy(_TrustOnFirstUse(r.known_hosts[0]))
         else:

@@ -16,9 +16,9 @@ from svcctl.host.base import Host
 from svcctl.model import HostSpec, Inventory, ServiceSpec, Verdict
 from svcctl.ops import lifecycle
 from svcctl.ops.deploy import DeployReport, HostDeploy, refusal
-from svcctl.ops.lifecycle import Target
+from svcctl.ops.lifecycle import StepFailed, Target
 from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT, DeployLock
-from svcctl.ops.steps import Progress, Recorder
+from svcctl.ops.steps import Interrupt, Progress, Recorder
 from svcctl.render import plist_path_for
 
 Connect = Callable[[HostSpec], Host]
@@ -29,7 +29,7 @@ def _stop(t: Target, rec: Recorder) -> str:
     return "stopped"
 
 
-def _start(t: Target, rec: Recorder, stay_up: float | None) -> str:
+def _start(t: Target, rec: Recorder, stay_up: float | None, interrupt: Interrupt) -> str:
     f = t.observe()
     if any(not i.managed for i in f.instances):
         raise RefusedError(f"{t.svc.name}: refusing to start beside a stray: "
@@ -40,9 +40,11 @@ def _start(t: Target, rec: Recorder, stay_up: float | None) -> str:
     else:
         if f.job is not None:
             rec.run("stop", lambda: lifecycle.stop(t))  # loaded but down or crash-looping
+            if interrupt():
+                raise StepFailed(f"interrupted by {interrupt.name} after stop (nothing started)")
         path = str(plist_path_for(t.svc, t.spec.domain, t.spec.home))
         rec.run("start", lambda: lifecycle.start(t, path))
-    rec.run("verify", lambda: lifecycle.verify(t, stay_up))
+    rec.run("verify", lambda: lifecycle.verify(t, stay_up, interrupt))
     return "started"
 
 
@@ -51,22 +53,25 @@ def control(inv: Inventory, svc: ServiceSpec, host_names: Sequence[str], connect
             progress: Progress | None = None) -> DeployReport:
     """`action` is "stop" or "start"; hosts one at a time, stopping at the first failure."""
     out: list[HostDeploy] = []
-    for name in host_names:
-        spec = inv.hosts[name]
-        if any(h.exit_code for h in out):
-            out.append(HostDeploy(name, "not-attempted", 0, []))
-            continue
-        rec = Recorder(name, progress)
-        try:
-            with connect(spec) as host:
-                out.append(_one(Target(spec, svc, host), rec, action, stay_up))
-        except HostError as exc:
-            out.append(HostDeploy(name, "failed", int(ExitCode.FAILED), rec.steps,
-                                  error=exc.one_line()))
+    interrupt = Interrupt()  # SIGINT/SIGTERM: finish the step in flight, unlock, exit 3
+    with interrupt.installed():
+        for name in host_names:
+            spec = inv.hosts[name]
+            if interrupt() or any(h.exit_code for h in out):
+                out.append(HostDeploy(name, "not-attempted", 0, []))
+                continue
+            rec = Recorder(name, progress)
+            try:
+                with connect(spec) as host:
+                    out.append(_one(Target(spec, svc, host), rec, action, stay_up, interrupt))
+            except HostError as exc:
+                out.append(HostDeploy(name, "failed", int(ExitCode.FAILED), rec.steps,
+                                      error=exc.one_line()))
     return DeployReport(svc.name, svc.label, False, out)
 
 
-def _one(t: Target, rec: Recorder, action: str, stay_up: float | None) -> HostDeploy:
+def _one(t: Target, rec: Recorder, action: str, stay_up: float | None,
+         interrupt: Interrupt) -> HostDeploy:
     lock = DeployLock(t.host, t.svc.name)
     try:
         rec.run("lock", lambda: lock.acquire(ttl=DEFAULT_TTL, wait=DEFAULT_WAIT).describe())
@@ -74,8 +79,11 @@ def _one(t: Target, rec: Recorder, action: str, stay_up: float | None) -> HostDe
         return HostDeploy(t.spec.name, "locked", int(exc.exit_code), rec.steps,
                           error=exc.one_line())
     try:
-        outcome = _stop(t, rec) if action == "stop" else _start(t, rec, stay_up)
+        outcome = _stop(t, rec) if action == "stop" else _start(t, rec, stay_up, interrupt)
         code, error = 0, None
+        if interrupt():
+            outcome, code = "interrupted", int(ExitCode.FAILED)
+            error = f"interrupted by {interrupt.name} after the {action} had completed"
     except (SvcctlError, ParseError) as exc:
         outcome, code, error = ("refused" if isinstance(exc, RefusedError) else "failed",
                                 int(exc.exit_code), exc.one_line())

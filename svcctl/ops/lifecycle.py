@@ -158,6 +158,10 @@ def judge_window(samples: list[Sample], stay_up: float,
             return "fail", (f"launchd restarted it: pid {good.finding.job.pid} -> {job.pid}, "
                             f"runs {good.finding.job.runs} -> {job.runs}")
         if s.at - good.at >= stay_up:
+            if f.hidden:  # a partial view never proves "exactly one" (FIELD K)
+                return "fail", (f"pid {job.pid} stayed up, but {len(f.hidden)} candidate "
+                                "process(es) hide their arguments: cannot prove it is the "
+                                "only instance")
             return "ok", (f"pid {job.pid} stayed up {s.at - good.at:.1f} s; one instance, "
                           "launchd's own")
     return "wait", "within the window"

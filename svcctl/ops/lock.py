@@ -29,9 +29,19 @@ DEFAULT_TTL = 900.0
 DEFAULT_WAIT = 5.0
 CI_VARS = ("SVCCTL_CI_RUN", "GITHUB_RUN_ID", "CI_PIPELINE_ID", "BUILD_ID", "CIRCLE_WORKFLOW_ID")
 
-# $1 dir, $2 lock file, $3 temp name, $4 record. rc 0: taken; rc 3: held (record on stdout)
+# $1 dir, $2 lock file, $3 temp name, $4 record. rc 0: taken; rc 3: held (record on stdout);
+# rc 71: the directory is not one svcctl may trust (stderr says why).
+# The directory is shared by every user (FIELD I), so whoever creates it first could
+# fake or delete locks: it must be a real directory owned by root or by us, and sticky
+# if others may write to it. `ls -ldn` reads owner and mode on macOS and Linux alike.
 _ACQUIRE = r"""
 mkdir -p "$1" 2>/dev/null && chmod 1777 "$1" 2>/dev/null
+if [ -L "$1" ] || [ ! -d "$1" ]; then echo "$1 is not a directory" >&2; exit 71; fi
+set -- "$@" $(ls -ldn "$1")
+mode=${5%[+@.]} owner=$7
+case "$owner" in 0|"$(id -u)") ;; *) echo "$1 is owned by uid $owner" >&2; exit 71;; esac
+case "$mode" in ????????w? | ?????w????) case "$mode" in *t|*T) ;;
+  *) echo "$1 is writable by others and not sticky ($mode)" >&2; exit 71;; esac;; esac
 printf '%s' "$4" > "$3" || exit 70
 if ln "$3" "$2" 2>/dev/null; then rm -f "$3"; exit 0; fi
 rm -f "$3"; cat "$2" 2>/dev/null; exit 3
@@ -105,10 +115,14 @@ def parse_lock(text: str) -> LockRecord | None:
         if not isinstance(raw, dict):
             return None
         ci = raw.get("ci_run")
+        started, expires = float(raw["started"]), float(raw["expires"])
+        for epoch in (started, expires):
+            iso(epoch)  # NaN, inf, year 10**9 are no date: ValueError / OverflowError
         return LockRecord(str(raw["service"]), str(raw["who"]), int(raw["pid"]),
-                          float(raw["started"]), float(raw["expires"]), str(raw["token"]),
+                          started, expires, str(raw["token"]),
                           None if ci is None else str(ci))
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OverflowError, OSError, RecursionError):
+        # any local user can write /tmp/svcctl-deploy: garbage must not crash audit/deploy
         return None
 
 
@@ -146,6 +160,10 @@ class DeployLock:
             return True, ""
         if r.rc == 3:
             return False, r.stdout
+        if r.rc == 71:
+            raise HostError(f"{self.host.name}: refusing the deploy lock directory: "
+                            f"{r.stderr.strip()}",
+                            hint=f"another user may have planted it: check and remove {LOCK_DIR}")
         raise HostError(f"{self.host.name}: cannot create the deploy lock {self.path}: "
                         f"{r.tail()} (exit {r.rc})")
 

@@ -7,6 +7,7 @@ failover without fencing (the service also running on `backup`).
 
 from __future__ import annotations
 
+import signal
 import subprocess
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from svcctl.host.ssh import SSHHost, SSHTarget
 from svcctl.model import ProcInfo
 from svcctl.ops.adopt import Kill, signal_checked
-from tests.deploy.site import Sampler, Service, Site
+from tests.deploy.site import Sampler, Service, Site, wait_line
 
 pytestmark = pytest.mark.testbed
 
@@ -159,3 +160,16 @@ def test_lifecycle_stop_start_status_logs(service: Service) -> None:
     logs = subprocess.run(service.argv("logs", service.name, "-n", "5"), capture_output=True,
                           text=True, timeout=30)
     assert "started v1" in logs.stdout, logs.stdout + logs.stderr
+
+
+def test_sigterm_mid_stop_finishes_it_releases_the_lock_and_exits_3(service: Service) -> None:
+    # README: 3 = interrupted by SIGINT/SIGTERM; the lock must not outlive svcctl
+    service.write_inventory("v1", "ignore-term", exit_timeout=2)
+    assert run(service, "deploy", service.name)[0] == 0
+    proc = service.spawn("stop", service.name)
+    wait_line(proc, " lock ")
+    proc.send_signal(signal.SIGTERM)  # lands while launchd waits ExitTimeOut to SIGKILL
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, out + err
+    assert "interrupted by SIGTERM" in out + err, out + err
+    assert service.pids() == [] and service.lock_file() is None

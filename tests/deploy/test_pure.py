@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 
 from svcctl.model import (
@@ -51,11 +52,29 @@ def test_lock_record_round_trip_and_expiry() -> None:
         assert parse_lock(garbage) is None
 
 
+def test_lock_record_garbage_from_a_local_user_is_none_not_a_crash() -> None:
+    # /tmp/svcctl-deploy is world-writable: audit and deploy read whatever is there
+    fields = '"service": "s", "who": "w", "token": "t", '
+    for garbage in ("[" * 100_000,
+                    "{" + fields + '"pid": 1e999, "started": 1, "expires": 2}',
+                    "{" + fields + '"pid": 1, "started": 1, "expires": 1e999}',
+                    "{" + fields + '"pid": 1, "started": NaN, "expires": NaN}',
+                    "{" + fields + '"pid": 1, "started": 1, "expires": 1e300}'):
+        assert parse_lock(garbage) is None
+
+
 def test_window_ok_after_stay_up_with_one_stable_pid() -> None:
     samples = [Sample(t, finding(10)) for t in (0.0, 0.5, 1.0, 2.1)]
     assert judge_window(samples[:3], 2.0)[0] == "wait"
     verdict, why = judge_window(samples, 2.0)
     assert verdict == "ok" and "pid 10" in why
+
+
+def test_window_is_not_ok_on_a_partial_view() -> None:
+    hidden = replace(finding(10), hidden=(proc(77, "(python3)"),))
+    samples = [Sample(0.0, finding(10)), Sample(2.1, hidden)]
+    verdict, why = judge_window(samples, 2.0)
+    assert verdict == "fail" and "hide their arguments" in why
 
 
 def test_window_fails_on_pid_change_respawn_stray_crashloop_and_no_start() -> None:

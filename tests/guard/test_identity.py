@@ -164,6 +164,12 @@ def test_parse_record_never_raises(data: bytes) -> None:
     assert record is None or isinstance(record["pid"], int)
 
 
+def test_parse_record_refuses_deep_nesting_and_impossible_pids() -> None:
+    assert parse_record(b"[" * 100_000) is None  # RecursionError inside json
+    for pid in (0, -1, 2**64):  # os.kill(0 / -1, 0) probes a group; 2**64 overflows
+        assert parse_record(json.dumps({**RECORD, "pid": pid}).encode()) is None
+
+
 def test_parse_record_tolerates_a_half_written_file() -> None:
     full = json.dumps(RECORD).encode()
     assert parse_record(full) == RECORD

@@ -167,6 +167,23 @@ def test_unreachable_host_is_a_typed_error(tmp_path: Path) -> None:
     assert time.monotonic() - start < 10
 
 
+def test_bad_ssh_config_port_and_broken_known_hosts_are_typed_errors(tmp_path: Path) -> None:
+    # typed, so audit reports that one host unreachable instead of crashing the whole run
+    broken = tmp_path / "known_hosts"
+    broken.write_text("[127.77.0.0]:1 ssh-ed25519 !!!notbase64\n")
+    cfg = tmp_path / "ssh_config"
+    cfg.write_text("Host badport\n  HostName 127.77.0.0\n  Port twenty-two\n"
+                   f"Host badkeys\n  HostName 127.77.0.0\n  Port 1\n"
+                   f"  UserKnownHostsFile {broken}\n"
+                   f"Host dirkeys\n  HostName 127.77.0.0\n  Port 1\n"
+                   f"  UserKnownHostsFile {tmp_path}\n")
+    with pytest.raises(HostUnreachableError, match="bad Port 'twenty-two'"):
+        SSHHost("badport", SSHTarget("badport", ssh_config=cfg)).run(["true"])
+    for alias in ("badkeys", "dirkeys"):
+        with pytest.raises(HostKeyError, match="cannot read known_hosts"):
+            SSHHost(alias, SSHTarget(alias, ssh_config=cfg, connect_timeout=3)).run(["true"])
+
+
 def test_ssh_config_user_and_override(hosts: Hosts) -> None:
     assert SSHHost("t", _target(hosts)).check(["id", "-u"]).stdout.strip() == "501"
     as_root = SSHHost("t", _target(hosts, user="root"))

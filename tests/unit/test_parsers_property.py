@@ -80,3 +80,23 @@ def test_only_parse_errors(parser: Callable[[str], object], text: str) -> None:
 def test_deep_nesting_is_a_parse_error_not_a_recursion_error() -> None:
     with pytest.raises(ParseError, match="nested too deeply"):
         parse_list_label('{"a" = ' * 5000)
+
+
+# Lock files live in directories every local user can write to: whatever they hold,
+# reading them gives a record or None, never an exception (a crash would let any user
+# turn every audit and deploy into an internal error).
+LOCK_TOKENS = st.sampled_from(["{", "}", "[", "]", ",", ":", '"pid"', '"expires"',
+                               '"started"', "1e999", "NaN", "-1", "0", "2147483648", "null",
+                               '"x"', "1.5", "true"])
+LOCK_GARBAGE = st.one_of(st.binary(max_size=200),
+                         st.lists(LOCK_TOKENS, max_size=60).map(lambda t: "".join(t).encode()))
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=LOCK_GARBAGE)
+def test_lock_parsers_never_raise(data: bytes) -> None:
+    from svcctl.guard import parse_record
+    from svcctl.ops.lock import parse_lock
+
+    parse_record(data)
+    parse_lock(data.decode("utf-8", "replace"))

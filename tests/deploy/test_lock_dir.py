@@ -1,0 +1,65 @@
+"""The deploy lock's shared directory must be one svcctl may trust (real sh, real files)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from svcctl.ops.lock import _ACQUIRE
+
+AS_501 = ["setpriv", "--reuid=501", "--regid=20", "--clear-groups"]
+
+
+def _acquire(directory: Path, prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    lock = directory / "svc.lock"
+    return subprocess.run([*(prefix or []), "sh", "-c", _ACQUIRE, "sh", str(directory), str(lock),
+                           f"{directory}/.tmp", '{"record": 1}'],
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_a_fresh_directory_is_created_sticky_and_the_lock_taken(tmp_path: Path) -> None:
+    d = tmp_path / "locks"
+    proc = _acquire(d)
+    assert proc.returncode == 0, proc.stderr
+    assert oct(d.stat().st_mode & 0o7777) == "0o1777"
+    assert (d / "svc.lock").read_text() == '{"record": 1}'
+    again = _acquire(d)
+    assert (again.returncode, again.stdout) == (3, '{"record": 1}')  # held: the record
+
+
+def test_a_symlinked_directory_is_refused(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir(mode=0o1777)
+    (tmp_path / "locks").symlink_to(real)
+    proc = _acquire(tmp_path / "locks")
+    assert proc.returncode == 71 and "not a directory" in proc.stderr
+    assert list(real.iterdir()) == []
+
+
+def test_a_directory_planted_by_another_user_is_refused(tmp_path: Path) -> None:
+    os.chmod(tmp_path, 0o755)
+    d = tmp_path / "locks"
+    d.mkdir()
+    os.chown(d, 501, 20)
+    os.chmod(d, 0o1777)
+    proc = _acquire(d)  # we are root; the directory is uid 501's
+    assert proc.returncode == 71 and "owned by uid 501" in proc.stderr
+    assert not (d / "svc.lock").exists()
+
+
+def test_a_root_directory_others_may_write_without_sticky_is_refused() -> None:
+    base = Path(tempfile.mkdtemp(prefix="svcctl-lockdir-", dir="/tmp"))  # uid 501 can reach it
+    os.chmod(base, 0o755)
+    d = base / "locks"
+    d.mkdir()
+    os.chmod(d, 0o777)  # root's, world-writable, not sticky: uid 501 cannot fix it
+    proc = _acquire(d, AS_501)
+    try:
+        assert proc.returncode == 71 and "not sticky" in proc.stderr
+        os.chmod(d, 0o1777)
+        assert _acquire(d, AS_501).returncode == 0
+    finally:
+        shutil.rmtree(base)
