@@ -39,7 +39,12 @@ mkdir -p "$1" 2>/dev/null && chmod 1777 "$1" 2>/dev/null
 if [ -L "$1" ] || [ ! -d "$1" ]; then echo "$1 is not a directory" >&2; exit 71; fi
 set -- "$@" $(ls -ldn "$1")
 mode=${5%[+@.]} owner=$7
-case "$owner" in 0|"$(id -u)") ;; *) echo "$1 is owned by uid $owner" >&2; exit 71;; esac
+if [ "$owner" != 0 ] && [ "$owner" != "$(id -u)" ]; then
+  # root takes over a directory a user created first (as svcctl.guard does): after the
+  # chown that user can no longer delete others' locks; anyone else is refused
+  if [ "$(id -u)" = 0 ] && chown 0 "$1" && chmod 1777 "$1"; then mode=drwxrwxrwt
+  else echo "$1 is owned by uid $owner" >&2; exit 71; fi
+fi
 case "$mode" in ????????w? | ?????w????) case "$mode" in *t|*T) ;;
   *) echo "$1 is writable by others and not sticky ($mode)" >&2; exit 71;; esac;; esac
 printf '%s' "$4" > "$3" || exit 70
@@ -163,7 +168,8 @@ class DeployLock:
         if r.rc == 71:
             raise HostError(f"{self.host.name}: refusing the deploy lock directory: "
                             f"{r.stderr.strip()}",
-                            hint=f"another user may have planted it: check and remove {LOCK_DIR}")
+                            hint=f"another user may have planted it: check it, then `sudo chown "
+                            f"root {LOCK_DIR}` or remove it")
         raise HostError(f"{self.host.name}: cannot create the deploy lock {self.path}: "
                         f"{r.tail()} (exit {r.rc})")
 

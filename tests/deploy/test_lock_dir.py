@@ -39,15 +39,21 @@ def test_a_symlinked_directory_is_refused(tmp_path: Path) -> None:
     assert list(real.iterdir()) == []
 
 
-def test_a_directory_planted_by_another_user_is_refused(tmp_path: Path) -> None:
-    os.chmod(tmp_path, 0o755)
-    d = tmp_path / "locks"
-    d.mkdir()
-    os.chown(d, 501, 20)
-    os.chmod(d, 0o1777)
-    proc = _acquire(d)  # we are root; the directory is uid 501's
-    assert proc.returncode == 71 and "owned by uid 501" in proc.stderr
-    assert not (d / "svc.lock").exists()
+def test_a_directory_of_another_user_is_refused_but_root_takes_it_over() -> None:
+    base = Path(tempfile.mkdtemp(prefix="svcctl-lockdir-", dir="/tmp"))
+    try:
+        os.chmod(base, 0o755)
+        d = base / "locks"
+        d.mkdir()
+        os.chown(d, 502, 20)
+        os.chmod(d, 0o1777)
+        proc = _acquire(d, AS_501)  # uid 501 must not trust uid 502's directory
+        assert proc.returncode == 71 and "owned by uid 502" in proc.stderr
+        assert not (d / "svc.lock").exists()
+        assert _acquire(d).returncode == 0  # root: chown to root, then lock as usual
+        assert d.stat().st_uid == 0 and oct(d.stat().st_mode & 0o7777) == "0o1777"
+    finally:
+        shutil.rmtree(base)
 
 
 def test_a_root_directory_others_may_write_without_sticky_is_refused() -> None:
