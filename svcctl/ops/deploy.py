@@ -31,7 +31,7 @@ from svcctl.model import Finding, HostSpec, Inventory, ServiceSpec, Verdict
 from svcctl.ops import lifecycle
 from svcctl.ops.audit import audit_host
 from svcctl.ops.lifecycle import StepFailed, Target
-from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT, DeployLock, lock_path
+from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT, DeployLock, LockLostError, lock_path
 from svcctl.ops.steps import Interrupt, Progress, Recorder, Step, StepRecord
 from svcctl.render import RenderedPlist, guard_wrapper_path, plist_path_for, render_plist
 
@@ -147,6 +147,7 @@ class _HostRun:
     opts: DeployOptions
     interrupt: Interrupt
     rec: Recorder
+    lock: DeployLock | None = None
     rendered: RenderedPlist | None = None
     path: str = ""
     installed: bool = False
@@ -236,13 +237,20 @@ class _HostRun:
         if self.interrupt():
             raise StepFailed(f"interrupted by {self.interrupt.name} {where}")
 
+    def check_lock(self) -> None:
+        if self.lock is not None:
+            self.lock.ensure_held()
+
     def cycle(self, rec: Recorder) -> None:
         """stop -> start -> verify, each gated; raises StepFailed on the first failure."""
         t = self.target
+        self.check_lock()
         rec.run("stop", lambda: lifecycle.stop(t))
         self.check_interrupt("after stop (nothing started)")
+        self.check_lock()
         rec.run("start", lambda: lifecycle.start(t, self.path))
         rec.run("verify", lambda: lifecycle.verify(t, self.opts.stay_up, self.interrupt))
+        self.check_lock()
 
     def rollback(self, *, files_only: bool = False,
                  survivors: tuple[int, ...] = ()) -> Rollback:
@@ -310,6 +318,7 @@ def deploy_host(inv: Inventory, svc: ServiceSpec, spec: HostSpec, host: Host, co
         return HostDeploy(spec.name, "planned", 0, rec.steps, plan)
 
     lock = DeployLock(host, svc.name)
+    run.lock = lock
     try:
         rec.run("lock", lambda: lock.acquire(ttl=opts.lock_ttl, wait=opts.lock_wait,
                                              break_lock=opts.break_lock).describe())
@@ -339,6 +348,10 @@ def _locked_part(run: _HostRun, done: Callable[..., HostDeploy]) -> HostDeploy:
         return done(_refused_outcome(exc), int(exc.exit_code), exc.one_line())
     if opts.upload:
         try:
+            run.check_lock()
+        except LockLostError as exc:
+            return done("failed", int(ExitCode.FAILED), exc.one_line() + "; nothing changed")
+        try:
             rec.run("upload", run.upload)
         except (HostError, ParseError) as exc:
             return done("failed", int(ExitCode.FAILED), exc.one_line(),
@@ -346,6 +359,9 @@ def _locked_part(run: _HostRun, done: Callable[..., HostDeploy]) -> HostDeploy:
     try:
         run.check_interrupt("after upload")
         run.cycle(rec)
+    except LockLostError as exc:
+        # someone else holds the host now: a rollback would race their deploy
+        return done("failed", int(ExitCode.FAILED), exc.one_line())
     except (StepFailed, HostError, ParseError) as exc:
         if not opts.upload:
             return done("failed", int(ExitCode.FAILED), exc.one_line())

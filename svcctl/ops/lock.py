@@ -145,6 +145,10 @@ class Acquired:
         return base
 
 
+class LockLostError(HostError):
+    """Our lock record is no longer in the lock file: another deploy may be running."""
+
+
 class DeployLock:
     """Take, inspect and release the lock for one service on one host."""
 
@@ -208,6 +212,21 @@ class DeployLock:
                     f"{self.host.name}: another deploy of {self.service} holds the lock: {who}",
                     hint=f"wait for it, or `--break-lock` if it is dead ({self.path})")
             time.sleep(0.5)
+
+    def ensure_held(self) -> None:
+        """Re-read the lock before a change: a lease taken over after expiry (a deploy that
+        outlived --lock-ttl, or a takeover race) must stop us, not run beside the other."""
+        if self.held is None:
+            return
+        r = self.host.run(["cat", self.path])
+        if r.ok and r.stdout == self.held.text():
+            return
+        other = parse_lock(r.stdout) if r.ok else None
+        now = other.describe() if other else "nobody"
+        raise LockLostError(f"{self.host.name}: lost the deploy lock {self.path} "
+                            f"(now held by {now})",
+                            hint="another deploy may be running; svcctl stopped here and "
+                            "did not roll back")
 
     def release(self) -> str:
         if self.held is None:

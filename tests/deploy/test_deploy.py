@@ -224,3 +224,24 @@ def test_multi_host_deploy_shows_progress_and_parallel_works(
     for h, first in zip((site.main, site.other), firsts, strict=True):
         pid = service.launchd_pid(h)
         assert pid is not None and pid != first and service.pids(h) == [pid]
+
+
+def test_a_lost_lease_stops_the_deploy_without_a_rollback(service: Service) -> None:
+    """A deploy whose lock was taken over (it outlived --lock-ttl, or a takeover race)
+    must not go on beside the new holder, nor roll back over its work."""
+    assert deploy(service)[0] == 0
+    service.write_inventory("v2", stay_up=4)
+    proc = service.spawn("deploy", service.name)
+    wait_line(proc, " start ")
+    # another deploy's record replaces ours while we verify
+    service.site.sh(service.site.main, "printf '%s' "
+                    f"'{{\"service\": \"{service.name}\", \"who\": \"other@ci\", \"pid\": 4242, "
+                    f"\"started\": {time.time()}, \"expires\": {time.time() + 999}, "
+                    f"\"token\": \"theirs\", \"ci_run\": null}}' > "
+                    f"/tmp/svcctl-deploy/{service.name}.lock")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, out + err
+    assert "lost the deploy lock" in out and "other@ci" in out, out
+    assert "rollback" not in out, out
+    assert '"token": "theirs"' in (service.lock_file() or "")  # their lock is left alone
+    assert service.pids() == [service.launchd_pid()]  # the state it left: one instance
