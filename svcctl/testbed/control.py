@@ -48,6 +48,7 @@ class HostRecord:
     started: float  # its create_time, so a reused pid is never signalled
     pidns: str  # e.g. "pid:[4026532210]"
     console: bool
+    ticks: int = 0  # start time in clock ticks since boot: unlike `started`, never drifts
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ class Testbed:
         return HostRecord(
             name=name, address=address, port=SSH_PORT, pid=pid1, started=p.create_time(),
             pidns=os.readlink(f"/proc/{pid1}/ns/pid"), console=console,
+            ticks=_start_ticks(pid1) or 0,
         )
 
     # -- down --------------------------------------------------------------------
@@ -175,20 +177,23 @@ class Testbed:
         with self._locked():
             hosts = self._load()
             targets = list(hosts) if not names else [check_name(n) for n in names]
-            stopped = []
+            stopped, problems = [], []
             for name in targets:
                 rec = hosts.get(name)
                 if rec is None:
                     continue
-                _stop(rec)
-                leftovers = _namespace_members(rec.pidns)
-                if leftovers:
-                    raise TestbedError(
-                        f"host {name}: processes survived shutdown: {sorted(leftovers)}"
-                    )
+                # a host found dead has no namespace left to check, and its inode number
+                # may already name another namespace: only check the ones we stop now
+                leftovers = _namespace_members(rec.pidns) if _stop(rec) else set()
+                if leftovers:  # keep going: the other hosts still get stopped
+                    problems.append(f"host {name}: processes survived shutdown: "
+                                    f"{sorted(leftovers)}")
+                    continue
                 del hosts[name]
                 stopped.append(name)
             self._save(hosts)
+            if problems:
+                raise TestbedError("; ".join(problems))
             return stopped
 
     def status(self) -> list[HostStatus]:
@@ -286,10 +291,28 @@ def _check_prerequisites() -> None:
                            "(or set SVCCTL_TESTBED_PYTHON)")
 
 
+def _start_ticks(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat: when it started, in ticks since boot (exact, stable)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _alive(rec: HostRecord) -> bool:
+    """Is the host's PID 1 still that process (a reused pid is never signalled)?
+
+    psutil's create_time is boot time plus ticks, and boot time moves when the clock is
+    adjusted: hosts up for hours drifted out of a tight tolerance and were never stopped.
+    """
     try:
         p = psutil.Process(rec.pid)
-        return abs(p.create_time() - rec.started) < 0.01 and p.status() != psutil.STATUS_ZOMBIE
+        if p.status() == psutil.STATUS_ZOMBIE:
+            return False
+        if rec.ticks:
+            return _start_ticks(rec.pid) == rec.ticks
+        return abs(p.create_time() - rec.started) < 1.0
     except psutil.Error:
         return False
 
@@ -364,9 +387,10 @@ def _kill_tree(pid: int) -> None:
         proc.wait(5)
 
 
-def _stop(rec: HostRecord) -> None:
+def _stop(rec: HostRecord) -> bool:
+    """SIGTERM the host's PID 1, then SIGKILL; False if it was not running."""
     if not _alive(rec):
-        return
+        return False
     proc = psutil.Process(rec.pid)
     parent = proc.parent()
     proc.send_signal(signal.SIGTERM)
@@ -379,10 +403,17 @@ def _stop(rec: HostRecord) -> None:
     if parent is not None:
         with contextlib.suppress(psutil.Error):
             parent.wait(5)  # unshare exits with its child; reap it if it is ours
+    return True
+
+
+def _zombie(pid: str) -> bool:
+    with open(f"/proc/{pid}/stat") as fh:
+        return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def _namespace_members(pidns: str) -> set[int]:
-    deadline = time.monotonic() + 5
+    """Live processes still in the namespace (zombies only await their reaper)."""
+    deadline = time.monotonic() + 10
     members: set[int] = set()
     while time.monotonic() < deadline:
         members = set()
@@ -390,7 +421,7 @@ def _namespace_members(pidns: str) -> set[int]:
             if not entry.name.isdigit():
                 continue
             with contextlib.suppress(OSError):
-                if os.readlink(f"/proc/{entry.name}/ns/pid") == pidns:
+                if os.readlink(f"/proc/{entry.name}/ns/pid") == pidns and not _zombie(entry.name):
                     members.add(int(entry.name))
         if not members:
             return members

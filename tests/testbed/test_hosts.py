@@ -103,11 +103,18 @@ def test_up_down_reboot_and_nothing_left_behind(tmp_path: Path) -> None:
             input=plist, capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stderr
         assert re.search(r"^\d+\t0\tcom\.example\.daemon$", ssh("launchctl list").stdout, re.M)
+        # a stray left running by hand, in its own session: down must take it too,
+        # and leave no zombie for the real machine's init to reap
+        stray = ssh("nohup setsid sleep 4321 </dev/null >/dev/null 2>&1 & echo ok", "ops")
+        assert stray.returncode == 0, stray.stderr
         members_before = _namespace_pids(rec.pidns)
-        assert rec.pid in members_before and len(members_before) >= 3
+        assert rec.pid in members_before and len(members_before) >= 4
+        stray_pids = [p for p in members_before if _cmdline(p) == b"sleep\x004321\x00"]
+        assert len(stray_pids) == 1
 
         assert tb.down() == ["rebooty"]
         assert _namespace_pids(rec.pidns) == set()
+        assert not psutil.pid_exists(stray_pids[0])  # not even a zombie
         assert not psutil.pid_exists(rec.pid) or (
             psutil.Process(rec.pid).create_time() != rec.started)
         assert _listening(rec.address, rec.port) is False
@@ -135,6 +142,13 @@ def test_up_without_root_is_one_line_error(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.startswith("svcctl: error: svcctl testbed up needs root")
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # an ssh session that ended meanwhile
+        return b""
 
 
 def _namespace_pids(pidns: str) -> set[int]:
