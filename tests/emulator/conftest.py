@@ -17,7 +17,7 @@ FAST = {"throttle_interval": 1, "exit_timeout": 2}
 
 def _require_testbed() -> None:
     if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("nsenter") is None:
-        pytest.skip("needs root, unshare and nsenter")
+        pytest.fail("the emulator tests need root, unshare and nsenter (as the testbed does)")
 
 
 @pytest.fixture
