@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,24 +35,23 @@ def load(inventory: Path | None) -> Inventory:
     return load_inventory(path)
 
 
-def pick_hosts(inv: Inventory, hosts: Sequence[str] | None) -> list[str]:
-    if not hosts:
-        return sorted(inv.hosts)
-    unknown = [h for h in hosts if h not in inv.hosts]
+def _pick(kind: str, known: Collection[str], wanted: Sequence[str] | None) -> list[str]:
+    """All known names (sorted) when none are asked for; else the asked ones, each once."""
+    if not wanted:
+        return sorted(known)
+    unknown = [w for w in wanted if w not in known]
     if unknown:
-        raise BadInputError(f"unknown host {unknown[0]!r} (inventory has: "
-                            f"{', '.join(sorted(inv.hosts))})")
-    return list(dict.fromkeys(hosts))
+        raise BadInputError(f"unknown {kind} {unknown[0]!r} (inventory has: "
+                            f"{', '.join(sorted(known))})")
+    return list(dict.fromkeys(wanted))
+
+
+def pick_hosts(inv: Inventory, hosts: Sequence[str] | None) -> list[str]:
+    return _pick("host", inv.hosts, hosts)
 
 
 def pick_services(inv: Inventory, services: Sequence[str] | None) -> list[str]:
-    if not services:
-        return sorted(inv.services)
-    unknown = [s for s in services if s not in inv.services]
-    if unknown:
-        raise BadInputError(f"unknown service {unknown[0]!r} (inventory has: "
-                            f"{', '.join(sorted(inv.services))})")
-    return list(dict.fromkeys(services))
+    return _pick("service", inv.services, services)
 
 
 def pick_service(inv: Inventory, name: str) -> ServiceSpec:

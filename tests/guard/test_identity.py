@@ -103,9 +103,7 @@ def test_a_reused_pid_is_not_mistaken_for_the_holder(lock_dir: str) -> None:
         timeout=30,
         check=False,
     )
-    if out.returncode != 0 and "unshare failed" in out.stderr:
-        pytest.skip(f"no PID namespaces here: {out.stderr.strip()}")
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 0, out.stderr  # needs PID namespaces, as the testbed does
     report = json.loads(out.stdout)
     assert report["b"] == report["a"], "ns_last_pid did not hand A's pid to B"
     assert report["dead"] == report["dead"] | {"pid": report["a"], "alive": False}
