@@ -23,7 +23,15 @@ import pytest
 from svcctl.inventory import load_inventory
 from svcctl.render import render_plist
 from tests.conftest import Hosts
-from tests.testbed.jobs import AGENTS, SERVICE_PY, job_pid, launchctl, print_field, wait_for
+from tests.testbed.jobs import (
+    AGENTS,
+    SERVICE_PY,
+    detached,
+    job_pid,
+    launchctl,
+    print_field,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = "/Users/ops"
@@ -138,7 +146,7 @@ class Kit:
 
     def start_detached(self, host: str, command: str) -> int:
         """`nohup COMMAND &` in an SSH session that then ends: the pid, reparented to 1."""
-        out = self.sh(host, f"nohup {command} >/dev/null 2>&1 </dev/null & echo $!")
+        out = self.sh(host, detached(command))
         pid = int(out.split()[-1])
         self.on_teardown(host, f"kill -9 {pid}")
         wait_for(lambda: self.ppid(host, pid) == 1)

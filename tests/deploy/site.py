@@ -26,6 +26,8 @@ from typing import Any
 
 import yaml
 
+from tests.testbed.jobs import detached
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # v1/v2 print their version; modes: run, ignore-term, never-dies (ignores TERM; paired
@@ -209,8 +211,7 @@ class Service:
     def start_stray(self, host: str | None = None, version: str = "v1",
                     user: str | None = None) -> int:
         """A copy started by hand and left running (seed incident 1)."""
-        cmd = (f"nohup /usr/bin/python3 {self.script} {version} run >/dev/null 2>&1 "
-               "</dev/null & echo $!")
+        cmd = detached(f"/usr/bin/python3 {self.script} {version} run")
         return int(self.site.sh(host or self.site.main, cmd, user=user).stdout.strip())
 
     def bootstrap_by_hand(self, host: str | None = None, version: str = "v1") -> None:

@@ -16,6 +16,7 @@ from svcctl.host.ssh import SSHHost, SSHTarget
 from svcctl.model import ProcInfo
 from svcctl.ops.adopt import Kill, signal_checked
 from tests.deploy.site import Sampler, Service, Site, wait_line
+from tests.testbed.jobs import detached, wait_for
 
 pytestmark = pytest.mark.testbed
 
@@ -89,9 +90,12 @@ def test_seed3_failover_without_fencing(make_service: object, site: Site) -> Non
 def test_adopt_kills_a_stray_that_ignores_sigterm_after_the_grace(service: Service) -> None:
     assert run(service, "deploy", service.name)[0] == 0
     managed = service.launchd_pid()
-    stray = int(service.site.sh(service.site.main, (
-        f"nohup /usr/bin/python3 {service.script} v0 ignore-term >/dev/null 2>&1 </dev/null "
-        "& echo $!")).stdout)
+    stray = int(service.site.sh(service.site.main, detached(
+        f"/usr/bin/python3 {service.script} v0 ignore-term")).stdout)
+    # running is not enough: adopt must meet it after it has set SIGTERM to ignored
+    # (`ps -o sigignore=` is a hex mask in procps and BSD ps alike; SIGTERM is bit 15)
+    wait_for(lambda: int(service.site.sh(service.site.main, f"ps -o sigignore= -p {stray}")
+                         .stdout.strip() or "0", 16) & (1 << (signal.SIGTERM - 1)))
     rc, out = run(service, "adopt", service.name, "--yes", "--grace", "1")
     assert rc == 0, out
     assert f"pid {stray} ignored SIGTERM for 1 s: SIGKILL sent" in out, out

@@ -232,7 +232,11 @@ class Emulator:
              f"nohup {command} >/dev/null 2>&1 & echo $!"],
             check=True, capture_output=True, text=True, timeout=10,
         ).stdout
-        return int(out.strip())
+        ns_pid = int(out.strip())
+        # `$!` is the pid before nohup has exec'd the command: wait until it has
+        want = ("\0".join(command.split()) + "\0").encode()
+        wait_until(lambda: Path(f"/proc/{self.host_pid(ns_pid)}/cmdline").read_bytes() == want)
+        return ns_pid
 
     # ---- job helpers ---------------------------------------------------------
     def job_pid(self, target: str, uid: int = 0) -> int | None:

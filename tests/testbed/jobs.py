@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import plistlib
 import re
+import shlex
 import time
 from collections.abc import Callable
 from typing import Any
@@ -62,6 +63,21 @@ def job_pid(hosts: Hosts, host: str, target: str, user: str = "ops") -> int | No
     out = launchctl(hosts, host, "print", target, user=user).stdout
     pid = print_field(out, "pid")
     return int(pid) if pid else None
+
+
+def detached(command: str, expect: str | None = None) -> str:
+    """A shell line: `nohup COMMAND &`, echo its pid once it runs `expect`.
+
+    `echo $!` alone races the child: for a moment the pid is still the forked shell or
+    nohup, and a probe that looks then sees no such command (that flaked CI once). So
+    the line polls `ps -o command=` (BSD and procps alike) until the pid shows `expect`
+    (default: COMMAND's words, as ps shows them), for at most 10 s, and fails if it never does.
+    """
+    want = shlex.quote(expect if expect is not None else " ".join(shlex.split(command)))
+    return (f"nohup {command} </dev/null >/dev/null 2>&1 & pid=$!; i=0; "
+            f"until [ \"$(ps -o command= -p $pid)\" = {want} ]; do "
+            "i=$((i+1)); [ $i -gt 200 ] && { echo \"pid $pid never ran it\" >&2; exit 1; }; "
+            "sleep 0.05; done; echo $pid")
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 15, every: float = 0.1) -> Any:

@@ -18,6 +18,7 @@ from tests.testbed.jobs import (
     SERVICE_PY,
     agent_plist,
     alive,
+    detached,
     install_agent,
     job_pid,
     launchctl,
@@ -309,7 +310,7 @@ def test_rule8_keepalive_respawn_is_throttled_after_kill_9(hosts: Hosts, label: 
 def test_rule9_strays_are_untouched_by_every_verb(hosts: Hosts, label: str) -> None:
     path = install_agent(hosts, H, label, agent_plist(label, KeepAlive=True, ThrottleInterval=1))
     hosts.put(H, "/Users/ops/service.py", SERVICE_PY)
-    hosts.ssh(H, "nohup /usr/bin/python3 /Users/ops/service.py >/dev/null 2>&1 & echo $!")
+    hosts.ssh(H, detached("/usr/bin/python3 /Users/ops/service.py"))
     pattern = "^/usr/bin/python3 /Users/ops/service.py$"
     strays = hosts.ssh(H, ["pgrep", "-f", pattern]).stdout.split()
     assert len(strays) == 1

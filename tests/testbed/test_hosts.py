@@ -15,6 +15,7 @@ import pytest
 
 from svcctl.testbed.control import Testbed
 from tests.conftest import Hosts
+from tests.testbed.jobs import detached
 
 pytestmark = pytest.mark.testbed
 
@@ -63,7 +64,7 @@ def _ppids(hosts: Hosts, host: str, args: str) -> list[int]:
 
 def test_nohup_process_is_reparented_to_pid_1_after_logout(hosts: Hosts) -> None:
     args = f"sleep 300{time.time_ns() % 1000:03d}"
-    hosts.ssh("tesseract", f"nohup {args} >/dev/null 2>&1 & echo started")
+    hosts.ssh("tesseract", detached(args))
     try:
         deadline = time.monotonic() + 10
         while _ppids(hosts, "tesseract", args) != [1] and time.monotonic() < deadline:
@@ -105,12 +106,12 @@ def test_up_down_reboot_and_nothing_left_behind(tmp_path: Path) -> None:
         assert re.search(r"^\d+\t0\tcom\.example\.daemon$", ssh("launchctl list").stdout, re.M)
         # a stray left running by hand, in its own session: down must take it too,
         # and leave no zombie for the real machine's init to reap
-        stray = ssh("nohup setsid sleep 4321 </dev/null >/dev/null 2>&1 & echo ok", "ops")
+        stray = ssh(detached("setsid sleep 4321", expect="sleep 4321"), "ops")
         assert stray.returncode == 0, stray.stderr
         members_before = _namespace_pids(rec.pidns)
         assert rec.pid in members_before and len(members_before) >= 4
         stray_pids = [p for p in members_before if _cmdline(p) == b"sleep\x004321\x00"]
-        assert len(stray_pids) == 1
+        assert len(stray_pids) == 1, "the stray is running, detached() saw it"
 
         assert tb.down() == ["rebooty"]
         assert _namespace_pids(rec.pidns) == set()
