@@ -82,6 +82,8 @@ while not stop.is_set():
     if pids != seen:
         events.append([round(time.time(), 3), pids])
         seen = pids
+    if samples == 1:
+        print("sampling", flush=True)
     time.sleep(0.003)
 print(json.dumps({"samples": samples, "max": worst, "events": events[-100:],
                   "pids": sorted(every)}))
@@ -261,7 +263,12 @@ class Sampler:
         assert self.proc.stdin is not None
         self.proc.stdin.write(self.svc.script + "\n")
         self.proc.stdin.flush()
-        time.sleep(0.3)
+        assert self.proc.stdout is not None
+        # the `with` body starts only once the first scan is done, however loaded the host
+        first = self.proc.stdout.readline()
+        if first != "sampling\n":  # it exited: its stderr says why
+            err = self.proc.stderr.read() if self.proc.stderr else ""
+            raise AssertionError(f"the sampler did not start: {first!r} {err}")
         return self
 
     def __exit__(self, *exc: object) -> None:

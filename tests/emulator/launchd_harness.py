@@ -224,6 +224,23 @@ class Emulator:
         status = Path(f"/proc/{host_pid}/status").read_text()
         return int(next(ln for ln in status.splitlines() if ln.startswith("PPid:")).split()[1])
 
+    def wait_signal_handled(self, target: str, signum: int, how: str = "SigIgn",
+                            uid: int = 0) -> int:
+        """Wait until the job's process ignores (SigIgn) or catches (SigCgt) `signum`.
+
+        A python job installs its handler some time after exec; a test that signals it
+        earlier tests python's default instead. Returns the job's namespace pid.
+        """
+        def ready() -> int | None:
+            pid = self.job_pid(target, uid=uid)
+            if pid is None:
+                return None
+            status = Path(f"/proc/{self.host_pid(pid)}/status").read_text()
+            mask = next(ln for ln in status.splitlines() if ln.startswith(how + ":"))
+            return pid if int(mask.split()[1], 16) & (1 << (signum - 1)) else None
+
+        return wait_until(ready)
+
     def spawn_stray(self, command: str) -> int:
         """Start `command` nohup'd from a shell inside the namespace that then exits,
         so it is reparented to PID 1 without launchd having started it (FACTS 5.1)."""

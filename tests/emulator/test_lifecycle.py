@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import plistlib
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -162,9 +163,9 @@ def test_sigterm_shutdown_stops_every_job_and_leaves_no_process(emulator_factory
     _daemon(emu, "com.test.rude", TERM_IGNORER, RunAtLoad=True, ExitTimeOut=1)
     _daemon(emu, "com.test.ka", SLEEP, KeepAlive=True)
     _boot_all(emu)
-    for label in ("polite", "rude", "ka"):
-        wait_until(lambda label=label: emu.job_pid(f"system/com.test.{label}"))
-    time.sleep(0.4)
+    emu.wait_signal_handled("system/com.test.polite", signal.SIGTERM, how="SigCgt")
+    emu.wait_signal_handled("system/com.test.rude", signal.SIGTERM)
+    wait_until(lambda: emu.job_pid("system/com.test.ka"))
     stray = emu.spawn_stray("/bin/sleep 300")
     hosts = list(emu.ns_pids().values())
     assert len(hosts) == 5  # PID 1, three jobs, one stray

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from signal import SIGTERM, SIGUSR1
 from typing import Any
 
 import pytest
@@ -143,8 +144,7 @@ def test_rule2_relative_paths_and_directories(emu: Emulator) -> None:
 def test_rule3_bootout_is_async_then_sigkill_after_exit_timeout(emu: Emulator) -> None:
     agent = _agent(emu, "com.ops.stubborn", TERM_IGNORER, RunAtLoad=True, ExitTimeOut=1)
     assert emu.launchctl("bootstrap", "user/501", str(agent), uid=OPS_UID).rc == 0
-    pid = wait_until(lambda: emu.job_pid("user/501/com.ops.stubborn", uid=OPS_UID))
-    time.sleep(0.3)  # let python install its SIGTERM disposition
+    pid = emu.wait_signal_handled("user/501/com.ops.stubborn", SIGTERM, uid=OPS_UID)
     host = emu.host_pid(pid)
     start = time.monotonic()
     res = emu.launchctl("bootout", "user/501/com.ops.stubborn", uid=OPS_UID)
@@ -172,8 +172,8 @@ def test_rule3_bootout_wait_and_exit_timeout_zero(emu: Emulator) -> None:
     _daemon(emu, "com.test.never", TERM_IGNORER, RunAtLoad=True, ExitTimeOut=0)
     path_dir = str(emu.library / "LaunchDaemons")
     assert emu.launchctl("bootstrap", "system", path_dir).rc == 0
-    wait_until(lambda: emu.job_pid("system/com.test.slow") and emu.job_pid("system/com.test.never"))
-    time.sleep(0.3)
+    emu.wait_signal_handled("system/com.test.slow", SIGTERM)
+    emu.wait_signal_handled("system/com.test.never", SIGTERM)
     start = time.monotonic()
     res = emu.launchctl("bootout", "--wait", "system/com.test.slow")
     assert res.rc == 0 and time.monotonic() - start >= 0.9  # deferred until removed
@@ -246,8 +246,7 @@ def test_rule5_kill_signal_spellings(emu: Emulator) -> None:
     marker = emu.work / "usr1.log"
     _daemon(emu, "com.test.sig", records_signal(str(marker), "SIGUSR1"), RunAtLoad=True)
     assert emu.launchctl("bootstrap", "system", str(emu.library / "LaunchDaemons")).rc == 0
-    wait_until(lambda: emu.job_pid("system/com.test.sig"))
-    time.sleep(0.4)  # python has installed the handler
+    emu.wait_signal_handled("system/com.test.sig", SIGUSR1, how="SigCgt")
     for spelling in ("SIGUSR1", "usr1", "SigUsr1", "-USR1", str(int(__import__("signal").SIGUSR1))):
         assert emu.launchctl("kill", spelling, "system/com.test.sig").rc == 0
         time.sleep(0.15)

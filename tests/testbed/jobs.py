@@ -91,6 +91,18 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 15, every: float = 0
         time.sleep(every)
 
 
+def wait_ignores(hosts: Hosts, host: str, pid: int, signum: int) -> None:
+    """Wait until pid ignores signum: a python service sets that only after start-up.
+
+    `ps -o sigignore=` is a hex mask in procps and in BSD ps alike.
+    """
+    def ignored() -> bool:
+        out = hosts.ssh(host, ["ps", "-o", "sigignore=", "-p", str(pid)], check=False).stdout
+        return bool(out.strip()) and bool(int(out.strip(), 16) & (1 << (signum - 1)))
+
+    wait_for(ignored)
+
+
 def alive(hosts: Hosts, host: str, pid: int) -> bool:
     """True while pid is a live, non-zombie process on the host."""
     out = hosts.ssh(host, ["ps", "-o", "stat=", "-p", str(pid)], check=False).stdout.strip()

@@ -7,6 +7,7 @@ and watches the real processes it starts and stops.
 from __future__ import annotations
 
 import re
+import signal
 import time
 from collections.abc import Iterator
 
@@ -25,6 +26,7 @@ from tests.testbed.jobs import (
     print_field,
     unique_label,
     wait_for,
+    wait_ignores,
 )
 
 pytestmark = pytest.mark.testbed
@@ -170,7 +172,7 @@ def test_rule3_bootout_sigterm_then_sigkill_after_exit_timeout(hosts: Hosts, lab
                          agent_plist(label, "ignore-term", RunAtLoad=True, ExitTimeOut=2))
     assert launchctl(hosts, H, "bootstrap", "user/501", path).returncode == 0
     pid = wait_for(lambda: job_pid(hosts, H, f"user/501/{label}"))
-    time.sleep(0.5)  # let the service install its SIGTERM handler
+    wait_ignores(hosts, H, pid, signal.SIGTERM)
     t0 = time.monotonic()
     assert launchctl(hosts, H, "bootout", f"user/501/{label}").returncode == 0
     out = launchctl(hosts, H, "print", f"user/501/{label}").stdout
