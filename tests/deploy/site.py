@@ -31,7 +31,8 @@ from tests.testbed.jobs import detached
 ROOT = Path(__file__).resolve().parents[2]
 
 # v1/v2 print their version; modes: run, ignore-term, never-dies (ignores TERM; paired
-# with ExitTimeOut 0, launchd never SIGKILLs it, FACTS 4), crash (exits 1 at once).
+# with ExitTimeOut 0, launchd never SIGKILLs it, FACTS 4), crash (exits 1 at once),
+# serve-PORT (HTTP on 127.0.0.1:PORT: 200 for /ok, 500 for anything else).
 SERVICE_PY = r'''
 import os, signal, sys, time
 version = sys.argv[1] if len(sys.argv) > 1 else "v1"
@@ -40,6 +41,16 @@ if mode == "crash":
     sys.exit(1)
 if mode in ("ignore-term", "never-dies"):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+if mode.startswith("serve-"):
+    import http.server, threading
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.path == "/ok" else 500)
+            self.end_headers()
+        def log_message(self, *args):
+            pass
+    server = http.server.HTTPServer(("127.0.0.1", int(mode[6:])), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
 print("started", version, os.getpid(), flush=True)
 while True:
     time.sleep(0.5)

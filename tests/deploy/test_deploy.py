@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import time
 from collections.abc import Callable
 
@@ -208,6 +209,48 @@ def test_failing_health_check_rolls_back(service: Service) -> None:
     sampler.check()
     assert rc == 3 and "health check" in out and "rollback: restored" in out, out
     assert service.versions() == ["v1"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_tcp_health_check_passes_when_the_port_listens_and_rolls_back_when_not(
+        service: Service) -> None:
+    port = _free_port()
+    assert deploy(service)[0] == 0
+    service.write_inventory("v2", f"serve-{port}", health={"tcp": port, "timeout": 3})
+    rc, out = deploy(service)
+    assert rc == 0, out
+    assert f"health check `nc -z -w 3 127.0.0.1 {port}` passed" in out, out
+    assert service.versions() == ["v2"]
+    # v3 listens on nothing
+    service.write_inventory("v3", "run", health={"tcp": port, "timeout": 3})
+    with Sampler(service) as sampler:
+        rc, out = deploy(service)
+    sampler.check()
+    assert rc == 3 and f"health check `nc -z -w 3 127.0.0.1 {port}` failed" in out, out
+    assert "rollback: restored" in out, out
+    assert service.versions() == ["v2"]
+
+
+def test_url_health_check_needs_a_2xx(service: Service) -> None:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    service.write_inventory("v1", f"serve-{port}", health={"url": f"{url}/ok"})
+    rc, out = deploy(service)
+    assert rc == 0 and f"{url}/ok` passed" in out, out
+    service.write_inventory("v2", f"serve-{port}", health={"url": f"{url}/broken"})
+    with Sampler(service) as sampler:
+        rc, out = deploy(service)
+    sampler.check()
+    assert rc == 3 and f"{url}/broken` failed (22)" in out, out  # curl -f: HTTP >= 400
+    assert "rollback: restored" in out, out
+    assert service.versions() == ["v1"]
+    # v1 is back and serving: its own check passes again
+    assert service.site.sh(service.site.main, f"curl -fsS {url}/ok").returncode == 0
 
 
 def test_multi_host_deploy_shows_progress_and_parallel_works(
