@@ -215,6 +215,7 @@ class Finding:
     job: JobState | None = None
     hidden: tuple[ProcInfo, ...] = ()  # candidates whose arguments ps could not read
     detail: str = ""
+    hint: str | None = None  # the next step, when the verdict's usual one does not fit
 
     @property
     def strays(self) -> tuple[Instance, ...]:

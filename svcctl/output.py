@@ -40,6 +40,8 @@ def _color(text: str, code: str) -> str:
 
 
 def next_step(f: Finding) -> str | None:
+    if f.hint is not None:
+        return f.hint
     template = NEXT_STEP.get(f.verdict)
     return template.format(service=f.service, host=f.host) if template else None
 
@@ -169,6 +171,8 @@ def final_json(f: Finding | None, label: str) -> dict[str, Any] | None:
 def final_text(f: Finding | None) -> str:
     if f is None:
         return "final state unknown (host unreachable)"
+    if f.verdict in (Verdict.UNINSPECTABLE, Verdict.UNREACHABLE):
+        return f"{f.verdict.value}: {f.detail}"  # "not loaded" would be a guess
     pid = f.job.pid if f.job and f.job.pid else None
     running = f"launchd pid {pid}" if pid else ("loaded, not running" if f.job else "not loaded")
     n = len(f.instances)

@@ -183,8 +183,16 @@ def held_locks(plan: _Plan, outputs: Sequence[tuple[int, str, str]],
 
 def _assess_service(spec: HostSpec, svc: ServiceSpec, plan: _Plan,
                     outputs: Sequence[tuple[int, str, str]], procs: list[ProcInfo]) -> Finding:
-    def uninspectable(problem: str) -> Finding:
-        return Finding(svc.name, spec.name, Verdict.UNINSPECTABLE, detail=problem)
+    def uninspectable(problem: str, hint: str | None = None) -> Finding:
+        return Finding(svc.name, spec.name, Verdict.UNINSPECTABLE, detail=problem, hint=hint)
+
+    def launchctl_failed(target: str, rc: int, err: str) -> Finding:
+        if rc == 127:  # the shell's "command not found": no launchd here at all
+            return uninspectable(f"launchctl not found on {spec.name}: it is not a macOS host",
+                                 hint=f"check which machine `{spec.name}` reaches: "
+                                      "its inventory hostname or ssh_config")
+        return uninspectable(f"launchctl print {target} exited {rc}: {err.strip()}",
+                             hint=f"on {spec.name}, `launchctl print {target}` shows the error")
 
     expected = spec.domain.service_target(svc.label)
     job: JobState | None = None
@@ -195,14 +203,14 @@ def _assess_service(spec: HostSpec, svc: ServiceSpec, plan: _Plan,
         except ParseError as exc:
             return uninspectable(f"cannot read launchctl print {expected}: {exc}")
     elif rc not in NOT_LOADED:
-        return uninspectable(f"launchctl print {expected} exited {rc}: {err.strip()}")
+        return launchctl_failed(expected, rc, err)
     foreign: dict[str, JobState] = {}
     for target, index in plan.listings.items():
         rc, out, err = outputs[index]
         if rc in NOT_LOADED:
             continue  # that domain does not exist (no console session, FACTS 1.4)
         if rc != 0:
-            return uninspectable(f"launchctl print {target} exited {rc}: {err.strip()}")
+            return launchctl_failed(target, rc, err)
         try:
             entries = parse_print_domain(out)
         except ParseError as exc:

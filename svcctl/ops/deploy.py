@@ -167,6 +167,10 @@ class _HostRun:
         batch = build_batch([["id", "-u"], print_argv(spec.domain), ["cat", self.path]])
         r = self.host.run(batch.argv)
         (id_rc, uid, _), (dom_rc, _, dom_err), (cat_rc, _, _) = split_batch(batch, r.stdout)
+        if dom_rc == 127:  # the shell's "command not found": there is no launchd here
+            raise RefusedError(f"{spec.name}: launchctl not found: it is not a macOS host",
+                               hint=f"check which machine `{spec.name}` reaches: "
+                               "its inventory hostname or ssh_config")
         want = expected_uid(spec)
         if id_rc != 0 or uid.strip() != str(want):
             who = "root" if want == 0 else f"uid {want}"
