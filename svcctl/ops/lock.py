@@ -7,6 +7,11 @@ sees a half-written record. An expired record is taken over, and the takeover sa
 `--break-lock` takes over a live one. Release removes the file only if it still holds
 our record. The record parsing and expiry judgement are pure; the I/O is three tiny
 `sh -c` scripts run through `Host.run` with their values as arguments.
+
+Only takeover and release ever remove a lock file, and both do it holding the
+service's breaker, a directory made with `mkdir` (atomic on every filesystem): so no
+record is removed unless it is, at that moment, exactly the one judged expired (or our
+own). A plain `ln` needs no breaker: it never replaces anything.
 """
 
 from __future__ import annotations
@@ -51,15 +56,39 @@ printf '%s' "$4" > "$3" || exit 70
 if ln "$3" "$2" 2>/dev/null; then rm -f "$3"; exit 0; fi
 rm -f "$3"; cat "$2" 2>/dev/null; exit 3
 """
-# $1 lock file, $2 stale name, $3 the exact record judged expired (or broken).
-# rc 0: removed; rc 4: someone else's record was there (put back); rc 5: already gone
-_TAKEOVER = r"""
-mv "$1" "$2" 2>/dev/null || exit 5
-if [ "$(cat "$2")" = "$3" ]; then rm -f "$2"; exit 0; fi
-ln "$2" "$1" 2>/dev/null; rm -f "$2"; exit 4
+# Takes the breaker directory $1, for up to about 5 s: rc 6 if another process keeps it.
+# A breaker older than a minute was left by a process killed mid-script (SIGKILL skips
+# the trap), so it is removed. `find -mmin` reads its age on macOS and Linux alike.
+_BREAKER = r"""
+breaker=$1
+i=0
+until mkdir "$breaker" 2>/dev/null; do
+  if [ -n "$(find "$breaker" -maxdepth 0 -mmin +1 2>/dev/null)" ]; then
+    rmdir "$breaker" 2>/dev/null; continue
+  fi
+  i=$((i+1)); [ $i -gt 50 ] && exit 6
+  sleep 0.1
+done
+trap 'rmdir "$breaker" 2>/dev/null' EXIT
+trap 'exit 129' HUP INT TERM PIPE
+shift
 """
-# $1 lock file, $2 our record. rc 0: released; rc 4: not ours any more; rc 5: gone
-_RELEASE = r"""
+# $1 breaker, $2 lock file, $3 the exact record judged expired (or to break), $4 our
+# temp name, $5 our record. rc 0: ours now; rc 4: the file changed meanwhile (its
+# record, if any, on stdout), or a plain acquirer linked theirs first; rc 6: breaker busy
+_TAKEOVER = _BREAKER + r"""
+if [ -e "$1" ]; then
+  cur=$(cat "$1" 2>/dev/null)
+  if [ "$cur" != "$2" ]; then printf '%s' "$cur"; exit 4; fi
+  rm -f "$1" || exit 70
+fi
+printf '%s' "$4" > "$3" || exit 70
+if ln "$3" "$1" 2>/dev/null; then rm -f "$3"; exit 0; fi
+rm -f "$3"; cat "$1" 2>/dev/null; exit 4
+"""
+# $1 breaker, $2 lock file, $3 our record. rc 0: released; rc 4: not ours any more;
+# rc 5: gone; rc 6: breaker busy
+_RELEASE = _BREAKER + r"""
 [ -e "$1" ] || exit 5
 [ "$(cat "$1")" = "$2" ] || exit 4
 rm -f "$1"
@@ -156,6 +185,7 @@ class DeployLock:
         self.host = host
         self.service = service
         self.path = lock_path(service)
+        self.breaker = f"{LOCK_DIR}/.{service}.breaking"
         self.held: LockRecord | None = None
 
     def read(self) -> LockRecord | None:
@@ -177,12 +207,16 @@ class DeployLock:
         raise HostError(f"{self.host.name}: cannot create the deploy lock {self.path}: "
                         f"{r.tail()} (exit {r.rc})")
 
-    def _take_over(self, text: str) -> bool:
-        stale = f"{LOCK_DIR}/.{self.service}.stale.{secrets.token_hex(4)}"
-        r = self.host.run(["sh", "-c", _TAKEOVER, "sh", self.path, stale, text])
-        if r.rc in (0, 5):
+    def _take_over(self, text: str, record: LockRecord) -> bool:
+        """Replace the record `text` (judged expired, or to break) with ours, atomically
+        with respect to every other takeover and release: False if it changed first."""
+        tmp = f"{LOCK_DIR}/.{self.service}.{record.token}"
+        # the script compares with "$(cat ...)", which drops trailing newlines: so must we
+        r = self.host.run(["sh", "-c", _TAKEOVER, "sh", self.breaker, self.path,
+                           text.rstrip("\n"), tmp, record.text()])
+        if r.rc == 0:
             return True
-        if r.rc == 4:
+        if r.rc in (4, 6):
             return False
         raise HostError(f"{self.host.name}: cannot take over {self.path}: {r.tail()} "
                         f"(exit {r.rc}); another user's lock may need `sudo rm {self.path}`")
@@ -199,13 +233,11 @@ class DeployLock:
                 return Acquired(record)
             holder = parse_lock(text)
             stale = holder is None or holder.expired(time.time())
-            if (stale or break_lock) and self._take_over(text):
-                ok, _ = self._try(record)
-                if ok:
-                    self.held = record
-                    dead = holder or LockRecord(self.service, "unknown (unreadable record)",
-                                                0, 0.0, 0.0, "")
-                    return Acquired(record, dead, broken=not stale)
+            if (stale or break_lock) and self._take_over(text, record):
+                self.held = record
+                dead = holder or LockRecord(self.service, "unknown (unreadable record)",
+                                            0, 0.0, 0.0, "")
+                return Acquired(record, dead, broken=not stale)
             if time.monotonic() >= deadline:
                 who = holder.describe() if holder else "an unreadable record"
                 raise LockHeldError(
@@ -231,7 +263,9 @@ class DeployLock:
     def release(self) -> str:
         if self.held is None:
             return "not held"
-        r = self.host.run(["sh", "-c", _RELEASE, "sh", self.path, self.held.text()])
+        r = self.host.run(["sh", "-c", _RELEASE, "sh", self.breaker, self.path,
+                           self.held.text()])
         self.held = None
         return {0: "released", 4: "no longer ours (taken over after expiry)",
-                5: "already gone"}.get(r.rc, f"release failed ({r.rc}): {r.tail()}")
+                5: "already gone", 6: f"not released: {self.breaker} stayed busy"}.get(
+                    r.rc, f"release failed ({r.rc}): {r.tail()}")

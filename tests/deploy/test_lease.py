@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from svcctl.errors import LockHeldError
 from svcctl.host.local import LocalHost
-from svcctl.ops.lock import DeployLock, LockLostError, new_record
+from svcctl.ops.lock import LOCK_DIR, DeployLock, LockLostError, new_record
 
 
 def test_ensure_held_passes_while_ours_and_names_the_new_holder_when_lost() -> None:
@@ -25,3 +28,80 @@ def test_ensure_held_passes_while_ours_and_names_the_new_holder_when_lost() -> N
         assert Path(lock.path).read_text() == theirs.text()  # theirs is left in place
     finally:
         Path(lock.path).unlink(missing_ok=True)
+
+
+def _contender(service: str, barrier: Any, results: Any) -> None:
+    lock = DeployLock(LocalHost(), service)
+    barrier.wait()
+    try:
+        got = lock.acquire(ttl=60, wait=1.0)
+    except LockHeldError:
+        results.put(None)
+        return
+    results.put(got.record.text())
+
+
+def test_deployers_racing_for_an_expired_lock_leave_exactly_one_holder() -> None:
+    """Six deployers find the same expired record at the same moment, ten times over.
+    Exactly one may come away holding the lock, and its record must be the one in the
+    file. (The takeover this replaced let a second one believe it held the lock in
+    about one race in four: its record had been displaced.)"""
+    ctx = multiprocessing.get_context("fork")
+    for trial in range(10):
+        service = f"race-{os.getpid()}-{time.time_ns()}"
+        lock = DeployLock(LocalHost(), service)
+        Path(LOCK_DIR).mkdir(mode=0o1777, exist_ok=True)
+        Path(lock.path).write_text(new_record(service, -10).text())  # expired 10 s ago
+        barrier, results = ctx.Barrier(6), ctx.Queue()
+        procs = [ctx.Process(target=_contender, args=(service, barrier, results))
+                 for _ in range(6)]
+        try:
+            for p in procs:
+                p.start()
+            outcomes = [results.get(timeout=60) for _ in procs]
+            holders = [o for o in outcomes if o is not None]
+            assert len(holders) == 1, f"trial {trial}: {len(holders)} holders"
+            assert Path(lock.path).read_text() == holders[0]
+            assert not Path(lock.breaker).exists()  # every takeover let go of the breaker
+        finally:
+            for p in procs:
+                p.join(timeout=30)
+            Path(lock.path).unlink(missing_ok=True)
+
+
+def test_a_garbage_lock_file_is_taken_over(tmp_path: Path) -> None:
+    lock = DeployLock(LocalHost(), f"garbage-{os.getpid()}-{time.time_ns()}")
+    Path(LOCK_DIR).mkdir(mode=0o1777, exist_ok=True)
+    Path(lock.path).write_text("not json at all\n\n")  # any local user can write this
+    try:
+        got = lock.acquire(ttl=60, wait=0)
+        assert got.took_over is not None and got.took_over.who.startswith("unknown")
+        assert Path(lock.path).read_text() == got.record.text()
+        assert lock.release() == "released"
+    finally:
+        Path(lock.path).unlink(missing_ok=True)
+
+
+def test_a_breaker_left_by_a_killed_takeover_is_cleared_after_a_minute() -> None:
+    lock = DeployLock(LocalHost(), f"breaker-{os.getpid()}-{time.time_ns()}")
+    Path(LOCK_DIR).mkdir(mode=0o1777, exist_ok=True)
+    expired = new_record(lock.service, -10)
+    Path(lock.path).write_text(expired.text())
+    breaker = Path(lock.breaker)
+    breaker.mkdir()
+    try:
+        # a fresh breaker is someone's takeover in progress: wait, then give up
+        with pytest.raises(LockHeldError):
+            lock.acquire(ttl=60, wait=0)
+        assert Path(lock.path).read_text() == expired.text()  # untouched
+        # two minutes old: its owner was killed mid-script (SIGKILL skips the trap)
+        old = time.time() - 120
+        os.utime(breaker, (old, old))
+        got = lock.acquire(ttl=60, wait=0)
+        assert got.took_over == expired
+        assert not breaker.exists()
+        assert lock.release() == "released"
+    finally:
+        Path(lock.path).unlink(missing_ok=True)
+        if breaker.exists():
+            breaker.rmdir()
