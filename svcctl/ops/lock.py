@@ -22,7 +22,7 @@ import pwd
 import secrets
 import socket
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -85,6 +85,15 @@ fi
 printf '%s' "$4" > "$3" || exit 70
 if ln "$3" "$1" 2>/dev/null; then rm -f "$3"; exit 0; fi
 rm -f "$3"; cat "$1" 2>/dev/null; exit 4
+"""
+# $1 breaker, $2 lock file, $3 our record, $4 temp name, $5 our record with a later
+# expiry. rc 0: renewed (rename: readers see the old record or the new, whole);
+# rc 4: not ours any more (the record there, if any, on stdout); rc 6: breaker busy
+_RENEW = _BREAKER + r"""
+cur=$(cat "$1" 2>/dev/null)
+if [ "$cur" != "$2" ]; then printf '%s' "$cur"; exit 4; fi
+printf '%s' "$4" > "$3" || exit 70
+mv -f "$3" "$1" || { rm -f "$3"; exit 70; }
 """
 # $1 breaker, $2 lock file, $3 our record. rc 0: released; rc 4: not ours any more;
 # rc 5: gone; rc 6: breaker busy
@@ -187,6 +196,7 @@ class DeployLock:
         self.path = lock_path(service)
         self.breaker = f"{LOCK_DIR}/.{service}.breaking"
         self.held: LockRecord | None = None
+        self.ttl = DEFAULT_TTL
 
     def read(self) -> LockRecord | None:
         result = self.host.run(["cat", self.path])
@@ -225,6 +235,7 @@ class DeployLock:
                 break_lock: bool = False) -> Acquired:
         """Take the lock, waiting up to `wait` s for a live holder; LockHeldError if held."""
         deadline = time.monotonic() + wait
+        self.ttl = ttl
         while True:
             record = new_record(self.service, ttl)
             ok, text = self._try(record)
@@ -246,14 +257,30 @@ class DeployLock:
             time.sleep(0.5)
 
     def ensure_held(self) -> None:
-        """Re-read the lock before a change: a lease taken over after expiry (a deploy that
-        outlived --lock-ttl, or a takeover race) must stop us, not run beside the other."""
+        """Before each change: check the lock is still ours and renew its lease.
+
+        A lease taken over after it expired (a step that outlived --lock-ttl, or an
+        explicit --break-lock) must stop us, not let us run beside the new holder. While
+        ours, the expiry moves to now + ttl, so only a deployer that stopped making
+        progress loses its lock, never a long one that is still working.
+        """
         if self.held is None:
             return
-        r = self.host.run(["cat", self.path])
-        if r.ok and r.stdout == self.held.text():
+        renewed = replace(self.held, expires=time.time() + self.ttl)
+        tmp = f"{LOCK_DIR}/.{self.service}.{renewed.token}"
+        r = self.host.run(["sh", "-c", _RENEW, "sh", self.breaker, self.path,
+                           self.held.text(), tmp, renewed.text()])
+        if r.rc == 0:
+            self.held = renewed
             return
-        other = parse_lock(r.stdout) if r.ok else None
+        if r.rc == 6:  # another takeover or release is under way: just check, renew next time
+            r = self.host.run(["cat", self.path])
+            if r.ok and r.stdout == self.held.text():
+                return
+        elif r.rc != 4:
+            raise HostError(f"{self.host.name}: cannot renew the deploy lock {self.path}: "
+                            f"{r.tail()} (exit {r.rc})")
+        other = parse_lock(r.stdout) if r.stdout else None
         now = other.describe() if other else "nobody"
         raise LockLostError(f"{self.host.name}: lost the deploy lock {self.path} "
                             f"(now held by {now})",

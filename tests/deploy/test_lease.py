@@ -105,3 +105,38 @@ def test_a_breaker_left_by_a_killed_takeover_is_cleared_after_a_minute() -> None
         Path(lock.path).unlink(missing_ok=True)
         if breaker.exists():
             breaker.rmdir()
+
+
+def test_ensure_held_renews_the_lease_so_a_working_deploy_keeps_its_lock() -> None:
+    lock = DeployLock(LocalHost(), f"renew-{os.getpid()}-{time.time_ns()}")
+    first = lock.acquire(ttl=1, wait=0).record
+    rival = DeployLock(LocalHost(), lock.service)
+    try:
+        time.sleep(1.2)  # the lease ran out while this deploy was still working
+        lock.ensure_held()  # nobody took it: still ours, and renewed
+        renewed = lock.held
+        assert renewed is not None and renewed.token == first.token
+        assert renewed.expires > first.expires and not renewed.expired(time.time())
+        assert Path(lock.path).read_text() == renewed.text()
+        with pytest.raises(LockHeldError):  # a live lease again: no takeover
+            rival.acquire(ttl=60, wait=0)
+        assert lock.release() == "released"
+        assert not Path(lock.path).exists()
+    finally:
+        Path(lock.path).unlink(missing_ok=True)
+
+
+def test_a_deploy_that_stopped_renewing_loses_its_lock_to_the_next() -> None:
+    lock = DeployLock(LocalHost(), f"stale-{os.getpid()}-{time.time_ns()}")
+    lock.acquire(ttl=1, wait=0)
+    rival = DeployLock(LocalHost(), lock.service)
+    try:
+        time.sleep(1.2)  # no ensure_held meanwhile: a hung or killed deployer
+        got = rival.acquire(ttl=60, wait=0)
+        assert got.took_over is not None and not got.broken
+        with pytest.raises(LockLostError, match=r"now held by"):
+            lock.ensure_held()  # renewing must not steal it back
+        assert Path(lock.path).read_text() == got.record.text()
+        assert rival.release() == "released"
+    finally:
+        Path(lock.path).unlink(missing_ok=True)
