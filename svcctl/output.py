@@ -16,7 +16,7 @@ from svcctl.ops.lock import iso
 
 if TYPE_CHECKING:  # deploy and adopt pull in rendering (jinja2); audit must not pay for it
     from svcctl.ops.adopt import AdoptReport
-    from svcctl.ops.deploy import DeployReport
+    from svcctl.ops.plan import DeployReport
     from svcctl.ops.steps import Step, StepRecord
 
 AUDIT_SCHEMA = "svcctl.audit/1"

@@ -12,7 +12,7 @@ from svcctl.cli import common
 
 if TYPE_CHECKING:
     from svcctl.model import Inventory, ServiceSpec
-    from svcctl.ops.deploy import DeployOptions, DeployReport
+    from svcctl.ops.plan import DeployOptions, DeployReport
     from svcctl.ops.steps import StepRecord
 
 EXIT_HELP = ("Exit codes: 0 success; 1 refused (strays, unreachable domain: nothing "
@@ -118,7 +118,7 @@ def register(app: typer.Typer) -> None:
         inventory: Path | None = common.InventoryOption,
         accept_new_host_key: bool = common.AcceptNewOption,
     ) -> None:
-        from svcctl.ops.deploy import DeployOptions
+        from svcctl.ops.plan import DeployOptions
 
         opts = DeployOptions(dry_run=dry_run, break_lock=break_lock, lock_ttl=lock_ttl,
                              lock_wait=lock_wait, parallel=parallel, stay_up=stay_up)
@@ -136,7 +136,7 @@ def register(app: typer.Typer) -> None:
         inventory: Path | None = common.InventoryOption,
         accept_new_host_key: bool = common.AcceptNewOption,
     ) -> None:
-        from svcctl.ops.deploy import DeployOptions
+        from svcctl.ops.plan import DeployOptions
 
         opts = DeployOptions(dry_run=dry_run, upload=False, stay_up=stay_up)
         run(service, host, opts, as_json, yes, inventory, accept_new_host_key, "restart")

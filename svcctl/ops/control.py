@@ -15,9 +15,9 @@ from svcctl.errors import ExitCode, HostError, ParseError, RefusedError, SvcctlE
 from svcctl.host.base import Host
 from svcctl.model import HostSpec, Inventory, ServiceSpec, Verdict
 from svcctl.ops import lifecycle
-from svcctl.ops.deploy import DeployReport, HostDeploy, refusal
 from svcctl.ops.lifecycle import StepFailed, Target
 from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT, DeployLock
+from svcctl.ops.plan import DeployReport, HostDeploy, refusal
 from svcctl.ops.steps import Interrupt, Progress, Recorder
 from svcctl.render import plist_path_for
 

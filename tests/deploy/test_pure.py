@@ -18,9 +18,9 @@ from svcctl.model import (
     Verdict,
 )
 from svcctl.ops.adopt import plan_adopt
-from svcctl.ops.deploy import DeployOptions, plan_deploy
 from svcctl.ops.lifecycle import Sample, judge_window, stop_bound
 from svcctl.ops.lock import new_record, parse_lock
+from svcctl.ops.plan import DeployOptions, plan_deploy
 
 SVC = ServiceSpec("shiva", "com.example.shiva", ("tesseract",),
                   ("/usr/bin/python3", "/Users/ops/shiva/main.py"), exit_timeout=3)
