@@ -198,12 +198,16 @@ class DeployLock:
         self.held: LockRecord | None = None
         self.ttl = DEFAULT_TTL
 
+    def _temp_name(self, record: LockRecord) -> str:
+        """Where a record is written in full before `ln` or `mv` puts it in place."""
+        return f"{LOCK_DIR}/.{self.service}.{record.token}"
+
     def read(self) -> LockRecord | None:
         result = self.host.run(["cat", self.path])
         return parse_lock(result.stdout) if result.ok else None
 
     def _try(self, record: LockRecord) -> tuple[bool, str]:
-        tmp = f"{LOCK_DIR}/.{self.service}.{record.token}"
+        tmp = self._temp_name(record)
         r = self.host.run(["sh", "-c", _ACQUIRE, "sh", LOCK_DIR, self.path, tmp, record.text()])
         if r.rc == 0:
             return True, ""
@@ -220,7 +224,7 @@ class DeployLock:
     def _take_over(self, text: str, record: LockRecord) -> bool:
         """Replace the record `text` (judged expired, or to break) with ours, atomically
         with respect to every other takeover and release: False if it changed first."""
-        tmp = f"{LOCK_DIR}/.{self.service}.{record.token}"
+        tmp = self._temp_name(record)
         # the script compares with "$(cat ...)", which drops trailing newlines: so must we
         r = self.host.run(["sh", "-c", _TAKEOVER, "sh", self.breaker, self.path,
                            text.rstrip("\n"), tmp, record.text()])
@@ -267,7 +271,7 @@ class DeployLock:
         if self.held is None:
             return
         renewed = replace(self.held, expires=time.time() + self.ttl)
-        tmp = f"{LOCK_DIR}/.{self.service}.{renewed.token}"
+        tmp = self._temp_name(renewed)
         r = self.host.run(["sh", "-c", _RENEW, "sh", self.breaker, self.path,
                            self.held.text(), tmp, renewed.text()])
         if r.rc == 0:
