@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -34,6 +35,7 @@ from svcctl.testbed.layout import (
     Layout,
     check_name,
 )
+from svcctl.testbed.userland import emulator_python, find_mac_python
 
 BOOT_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0  # jobs get ExitTimeOut (5 s by default) to exit, then SIGKILL
@@ -109,6 +111,9 @@ class Testbed:
         for name in names:
             check_name(name)
         _check_prerequisites()
+        if find_mac_python() is None:
+            sys.stderr.write("testbed: no Python 3.9 found (set SVCCTL_MAC_PYTHON): the hosts' "
+                             "/usr/bin/python3 is this machine's, not a Mac's 3.9\n")
         with self._locked():
             self._ensure_client_key()
             hosts = self._load()
@@ -157,6 +162,7 @@ class Testbed:
                  "/bin/sh", str(hostdir.lib / "emulator" / "setup.sh"), str(hostdir.root)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 start_new_session=True, close_fds=True,
+                env={**os.environ, "SVCCTL_TESTBED_PYTHON": emulator_python()},
             )
         try:
             pid1 = _wait_for_child(proc.pid)
@@ -285,10 +291,9 @@ def _check_prerequisites() -> None:
                           ("ssh-keygen", "openssh-client"), (prov.SSHD, "openssh-server")):
         if shutil.which(tool) is None:
             raise TestbedError(f"{tool} not found: apt-get install {package}")
-    python = os.environ.get("SVCCTL_TESTBED_PYTHON", "/usr/bin/python3")
-    if not os.access(python, os.X_OK):
-        raise TestbedError(f"{python} not found: apt-get install python3 "
-                           "(or set SVCCTL_TESTBED_PYTHON)")
+    emulator_python()  # raises if there is none the hosts can run
+    if shutil.which("zsh") is None:
+        raise TestbedError("zsh not found (a Mac user's login shell): apt-get install zsh")
 
 
 def _start_ticks(pid: int) -> int | None:

@@ -25,6 +25,7 @@ from svcctl.testbed.layout import (
     SSHD_LABEL,
     HostDir,
 )
+from svcctl.testbed.userland import build_userland, emulator_python, find_mac_python
 
 EMULATOR_SRC = Path(__file__).resolve().parent / "emulator"
 SSHD = "/usr/sbin/sshd"
@@ -56,7 +57,10 @@ def _accounts() -> tuple[str, str, str]:
         return [line for line in lines if line and keep(line.split(":"))]
 
     passwd = without("/etc/passwd", lambda f: f[0] != OPS_USER and f[2:3] != [str(OPS_UID)])
-    passwd.append(f"{OPS_USER}:x:{OPS_UID}:{OPS_GID}:Operations:{OPS_HOME}:/bin/bash")
+    # login shells as on a Mac (FACTS 5.4): zsh for users, /bin/sh (bash as sh) for root
+    passwd = [":".join([*f[:6], "/bin/sh"]) if f[0] == "root" else line
+              for line, f in ((line, line.split(":")) for line in passwd)]
+    passwd.append(f"{OPS_USER}:x:{OPS_UID}:{OPS_GID}:Operations:{OPS_HOME}:/bin/zsh")
     group = without("/etc/group", lambda f: f[0] != "staff" and f[2:3] != [str(OPS_GID)])
     group.append(f"staff:x:{OPS_GID}:{OPS_USER}")
     shadow = without("/etc/shadow", lambda f: f[0] != OPS_USER)
@@ -84,8 +88,9 @@ def _sshd_config(address: str) -> str:
             "MaxStartups 200:30:400",
             "MaxSessions 100",
             "LogLevel ERROR",
-            # A Mac's interactive and SSH shells carry XPC_SERVICE_NAME=0 (FACTS 3.4).
-            "SetEnv XPC_SERVICE_NAME=0",
+            # A Mac's interactive and SSH shells carry XPC_SERVICE_NAME=0 (FACTS 3.4); the
+            # exec PATH over SSH is _PATH_STDPATH (FACTS 5.4).
+            "SetEnv XPC_SERVICE_NAME=0 PATH=/usr/bin:/bin:/usr/sbin:/sbin",
             "Subsystem sftp internal-sftp",
             "",
         ]
@@ -153,10 +158,10 @@ def provision(hostdir: HostDir, name: str, address: str, client_pubkey: str,
     shutil.copytree(EMULATOR_SRC, lib, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for path in [hostdir.lib, *hostdir.lib.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
-    python = os.environ.get("SVCCTL_TESTBED_PYTHON", "/usr/bin/python3")
-    # launchctl is the client itself, run straight by the interpreter (no shell in between)
-    client = (EMULATOR_SRC / "client.py").read_text().split("\n", 1)[1]
-    _write(root / "bin" / "launchctl", f"#!{python} -ESs\n{client}", 0o755)
+    # the layer setup.sh lays over /usr: macOS's userland, /bin/launchctl among it
+    build_userland(root, emulator_python(), find_mac_python())
+    _mkdir(root / "Library" / "Developer" / "CommandLineTools" / "usr", 0o755)
+    _write(root / "etc" / "zshenv", "", 0o644)  # a Mac has no /etc/zshenv; Debian's sets PATH
 
     _write(hostdir.sys / "sshd_config", _sshd_config(address), 0o644)
     _write(hostdir.sys / "boot" / f"{SSHD_LABEL}.plist", _sshd_plist(), 0o644)

@@ -216,9 +216,9 @@ Host tess-via-backup
 """)
     h = SSHHost("tess-via-backup", SSHTarget("tess-via-backup", ssh_config=cfg))
     try:
-        # the same host as a direct connection: same hostname, and its own /tmp
-        direct = SSHHost("t", _target(hosts)).check(["cat", "/proc/sys/kernel/hostname"])
-        assert h.check(["cat", "/proc/sys/kernel/hostname"]).stdout == direct.stdout
+        # the same host as a direct connection: its own sshd_config (its address), its own /tmp
+        direct = SSHHost("t", _target(hosts)).check(["cat", "/run/testbed/sshd_config"])
+        assert h.check(["cat", "/run/testbed/sshd_config"]).stdout == direct.stdout
         marker = f"/tmp/jump-{time.time_ns()}"
         h.check(["touch", marker])
         assert SSHHost("t", _target(hosts)).run(["test", "-e", marker]).rc == 0

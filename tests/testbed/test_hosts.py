@@ -106,7 +106,10 @@ def test_up_down_reboot_and_nothing_left_behind(tmp_path: Path) -> None:
         assert re.search(r"^\d+\t0\tcom\.example\.daemon$", ssh("launchctl list").stdout, re.M)
         # a stray left running by hand, in its own session: down must take it too,
         # and leave no zombie for the real machine's init to reap
-        stray = ssh(detached("setsid sleep 4321", expect="sleep 4321"), "ops")
+        # a Mac has no setsid(1): python3 (3.9 there) makes the new session
+        stray = ssh(detached("python3 -c 'import os; os.setsid(); "
+                             "os.execvp(\"sleep\", [\"sleep\", \"4321\"])'",
+                             expect="sleep 4321"), "ops")
         assert stray.returncode == 0, stray.stderr
         members_before = _namespace_pids(rec.pidns)
         assert rec.pid in members_before and len(members_before) >= 4
