@@ -72,7 +72,7 @@ def test_gnu_only_commands_are_absent(hosts: Hosts, tool: str) -> None:
 def test_gnu_only_options_are_refused_as_bsd_refuses_them(hosts: Hosts, line: str, option: str,
                                                           code: int) -> None:
     r = hosts.ssh(H, line, check=False)
-    tool = line.split("|")[-1].split()[0]
+    tool = line.rsplit("|", maxsplit=1)[-1].split(maxsplit=1)[0]
     assert r.returncode == code, r
     assert r.stderr.startswith(f"{tool}: illegal option -- {option}\nusage: "), r.stderr
 
