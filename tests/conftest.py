@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from svcctl.host.quote import join, quote
 from svcctl.testbed.control import Testbed
 
 
@@ -30,7 +30,7 @@ class Hosts:
     def ssh(self, host: str, command: str | list[str], user: str = "ops", *,
             check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         if isinstance(command, list):
-            command = shlex.join(command)
+            command = join(command)
         proc = subprocess.run(self.tb.ssh_argv(host, command, user=user), capture_output=True,
                               text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         if check and proc.returncode != 0:
@@ -42,7 +42,7 @@ class Hosts:
 
     def put(self, host: str, path: str, data: str, user: str = "ops", mode: str = "644") -> None:
         """Write a file on the host over SSH, as `user`."""
-        cmd = f"umask 022 && cat > {shlex.quote(path)} && chmod {mode} {shlex.quote(path)}"
+        cmd = f"umask 022 && cat > {quote(path)} && chmod {quote(mode)} {quote(path)}"
         proc = subprocess.run(self.tb.ssh_argv(host, cmd, user=user), input=data,
                               capture_output=True, text=True, timeout=30)
         assert proc.returncode == 0, proc.stderr

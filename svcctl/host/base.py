@@ -7,13 +7,13 @@ output tail. No transport exception escapes `svcctl.host`.
 
 from __future__ import annotations
 
-import shlex
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
 from svcctl.errors import HostError
+from svcctl.host.quote import join
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -40,7 +40,7 @@ class CommandFailedError(HostError):
 
     def __init__(self, result: Result) -> None:
         super().__init__(
-            f"{result.host}: `{shlex.join(result.argv)}` exited {result.rc}: {result.tail()}"
+            f"{result.host}: `{join(result.argv)}` exited {result.rc}: {result.tail()}"
         )
         self.result = result
 

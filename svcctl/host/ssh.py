@@ -1,7 +1,8 @@
 """A remote host over SSH (paramiko): ssh_config, verified host keys, timeouts.
 
-Commands are argv lists quoted once, here, with shlex.join (STYLE.md 5): no
-inventory value ever reaches a remote shell unquoted. Host keys are checked
+Commands are argv lists quoted once, here, with svcctl.host.quote.join (STYLE.md 5): no
+inventory value ever reaches a remote shell unquoted, and the quoting holds for the login
+shell sshd runs it through, zsh on a Mac as well as sh (FACTS 5.4). Host keys are checked
 against known_hosts; an unknown key is refused unless the caller opted in to
 trust-on-first-use, and a changed key is always refused.
 """
@@ -12,7 +13,6 @@ import os
 import posixpath
 import secrets
 import select
-import shlex
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +23,7 @@ import paramiko
 
 from svcctl.errors import CommandTimeoutError, HostError, HostKeyError, HostUnreachableError
 from svcctl.host.base import DEFAULT_TIMEOUT, Host, Result
+from svcctl.host.quote import join
 
 CONNECT_TIMEOUT = 10.0
 
@@ -185,7 +186,7 @@ class SSHHost(Host):
     def run(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT,
             stdin: bytes | None = None) -> Result:
         args = tuple(argv)
-        command = shlex.join(args)
+        command = join(args)
         client = self._connect()
         transport = client.get_transport()
         if transport is None or not transport.is_active():
@@ -216,7 +217,7 @@ class SSHHost(Host):
             if remaining <= 0:
                 chan.close()
                 raise CommandTimeoutError(
-                    f"{self.name}: `{shlex.join(args)}` did not finish within {timeout:g} s"
+                    f"{self.name}: `{join(args)}` did not finish within {timeout:g} s"
                 )
             # the channel's fileno is readable on stdout data, stderr data or close
             select.select([chan], [], [], min(remaining, 1.0))
