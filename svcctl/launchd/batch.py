@@ -2,13 +2,16 @@
 
 Audit costs one SSH round trip per host: `build_batch` turns argv lists into a single
 `sh -c` script, `split_batch` cuts its stdout into (rc, stdout, stderr) per command.
+
+The script holds no command words: they follow it as positional parameters and it runs
+`"${1}" "${2}" ...`. So the only shell text with inventory values in it is the argv the
+transport quotes once, at the SSH boundary (svcctl.host.quote, STYLE.md 5), for sh and zsh.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -31,7 +34,8 @@ class Batch:
 
     @property
     def argv(self) -> list[str]:
-        return ["sh", "-c", self.script]
+        # `sh` is $0; the commands' words are $1, $2, ... in order
+        return ["sh", "-c", self.script, "sh", *(word for argv in self.commands for word in argv)]
 
     @property
     def marker(self) -> str:
@@ -51,15 +55,19 @@ def build_batch(commands: Sequence[Sequence[str]], nonce: str | None = None) -> 
     half = len(nonce) // 2
     out = [
         f"a=svcctl-{nonce[:half]}; b={nonce[half:]}",
-        "t=$(mktemp) || exit 70",
+        # a template, not bare `mktemp`: BSD and GNU both take it (FACTS 5.4)
+        't=$(mktemp "${TMPDIR:-/tmp}/svcctl-batch.XXXXXXXX") || exit 70',
         "trap 'rm -f \"$t\"' EXIT",
     ]
+    position = 1
     for i, argv in enumerate(commands):
         if not argv:
             raise ValueError("empty command in batch")
+        words = " ".join(f'"${{{n}}}"' for n in range(position, position + len(argv)))
+        position += len(argv)
         out += [
             f'printf \'\\n%s%s:B:{i}:0\\n\' "$a" "$b"',
-            f'{shlex.join(argv)} </dev/null 2>"$t"; r=$?',
+            f'{words} </dev/null 2>"$t"; r=$?',
             f'printf \'\\n%s%s:O:{i}:%d\\n\' "$a" "$b" "$r"',
             'cat "$t"',
             f'printf \'\\n%s%s:E:{i}:0\\n\' "$a" "$b"',
