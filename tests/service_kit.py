@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from svcctl.host.quote import quote
 from svcctl.inventory import load_inventory
 from svcctl.render import render_plist
 from tests.conftest import Hosts
@@ -113,12 +113,12 @@ class Kit:
         self._undo.append((host, command))
 
     def install_program(self, host: str, svc: Svc) -> None:
-        self.on_teardown(host, f"rm -rf {shlex.quote(svc.dir)}")
-        self.sh(host, f"mkdir -p {shlex.quote(svc.dir)}")
+        self.on_teardown(host, f"rm -rf {quote(svc.dir)}")
+        self.sh(host, f"mkdir -p {quote(svc.dir)}")
         self.hosts.put(host, svc.script, SERVICE_PY)
 
     def install_plist(self, host: str, svc: Svc, data: bytes) -> None:
-        self.on_teardown(host, f"rm -f {shlex.quote(svc.plist)}")
+        self.on_teardown(host, f"rm -f {quote(svc.plist)}")
         self.hosts.put(host, svc.plist, data.decode())
 
     def rendered(self, inventory: Path, svc: Svc, host: str = "tesseract") -> bytes:

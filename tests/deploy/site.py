@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from svcctl.host.quote import quote
 from tests.testbed.jobs import detached
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,7 +132,7 @@ class Site:
         return proc
 
     def put(self, host: str, path: str, text: str) -> None:
-        q = shlex.quote(path)
+        q = quote(path)
         self.sh(host, f"umask 022 && mkdir -p \"$(dirname {q})\" && cat > {q}", stdin=text)
 
 
@@ -252,7 +252,7 @@ class Service:
         for h in [self.site.main, *([self.site.other] if self.site.other else [])]:
             self.site.sh(h, f"launchctl bootout {self.target}; "
                          f"launchctl bootout gui/{self.site.uid}/{self.label}; "
-                         f"pkill -KILL -f {shlex.quote(self.script)}; "
+                         f"pkill -KILL -f {quote(self.script)}; "
                          f"rm -f {self.plist} {self.plist}.previous "
                          f"/tmp/svcctl-deploy/{self.name}.lock", user=user, check=False)
 

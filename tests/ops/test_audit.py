@@ -7,13 +7,13 @@ read from `svcctl audit --json` and checked against what launchd and ps say them
 from __future__ import annotations
 
 import re
-import shlex
 import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from svcctl.host.quote import quote
 from tests.conftest import Hosts
 from tests.service_kit import HOME, Kit, audit_json, finding, new_service, svcctl
 from tests.testbed.jobs import wait_for
@@ -139,7 +139,7 @@ def test_decoys_never_count(kit: Kit) -> None:
         ["tesseract"], match=re.escape(f"{svc.name}/main.py"), stdout_path=log)})
     managed = kit.deploy(inv, svc)
     kit.sh("tesseract", f"cp {svc.script} {svc.dir}/watch.py")
-    quoted = shlex.quote
+    quoted = quote
     decoys = {
         "tail": kit.start_detached("tesseract", f"tail -f {log}"),
         "grep loop": kit.start_detached("tesseract", "sh -c " + quoted(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import plistlib
-import shlex
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import svcctl.guard
+from svcctl.host.quote import join
 from svcctl.inventory import load_inventory
 from svcctl.render import GUARD_SUBPATH, render_plist
 from tests.conftest import Hosts
@@ -73,7 +73,7 @@ def test_stray_holding_the_guard_blocks_launchd_and_audit_says_blocked(
     hosts.put(H, f"/Users/ops/{name}/main.py", SERVICE_PY)
     hosts.put(H, WRAPPER, Path(svcctl.guard.__file__).read_text(), mode="755")
     # the March 29 pattern, with the guard in place: started by hand, left running
-    hosts.ssh(H, "nohup " + shlex.join(args) + " >/dev/null 2>&1 &")
+    hosts.ssh(H, "nohup " + join(args) + " >/dev/null 2>&1 &")
     stray = int(wait_for(lambda: hosts.ssh(
         H, ["pgrep", "-f", f"^/usr/bin/python3 /Users/ops/{name}/main.py$"],
         check=False).stdout.strip()))

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from svcctl.host.quote import quote
 from tests.conftest import Hosts
 
 AGENTS = "/Users/ops/Library/LaunchAgents"
@@ -73,7 +74,7 @@ def detached(command: str, expect: str | None = None) -> str:
     the line polls `ps -o command=` (BSD and procps alike) until the pid shows `expect`
     (default: COMMAND's words, as ps shows them), for at most 10 s, and fails if it never does.
     """
-    want = shlex.quote(expect if expect is not None else " ".join(shlex.split(command)))
+    want = quote(expect if expect is not None else " ".join(shlex.split(command)))
     return (f"nohup {command} </dev/null >/dev/null 2>&1 & pid=$!; i=0; "
             f"until [ \"$(ps -o command= -p $pid)\" = {want} ]; do "
             "i=$((i+1)); [ $i -gt 200 ] && { echo \"pid $pid never ran it\" >&2; exit 1; }; "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from svcctl.host.quote import quote
 from svcctl.testbed.control import Testbed
 from tests.conftest import Hosts
 from tests.testbed.jobs import detached
@@ -74,7 +74,7 @@ def test_nohup_process_is_reparented_to_pid_1_after_logout(hosts: Hosts) -> None
         listing = hosts.ssh("tesseract", "launchctl list").stdout
         assert "sleep" not in listing
     finally:
-        hosts.ssh("tesseract", f"pkill -xf {shlex.quote(args)}", check=False)
+        hosts.ssh("tesseract", f"pkill -xf {quote(args)}", check=False)
 
 
 def test_second_up_is_a_no_op(hosts: Hosts) -> None:
