@@ -14,7 +14,12 @@ For programs you cannot change: ``python3 -m svcctl.guard shiva -- PROGRAM ARGS.
 holding it, under the same pid, for its whole life.
 
 This module is stdlib only and self-contained: it is copied onto hosts and run by the
-system ``/usr/bin/python3``, as ``-m svcctl.guard`` or as a standalone file.
+system ``/usr/bin/python3``, as ``-m svcctl.guard`` or as a standalone file. On a Mac that
+is the Command Line Tools' Python 3.9 (FACTS §5.4), so nothing here may need a newer one:
+no ``int | float`` at run time, no ``sys.orig_argv``, no ``match``. CI holds it to 3.9
+with vermin (``.ci/mac-python-files``); tests/guard/test_mac_python.py runs it under 3.9.
+Annotations say ``Optional[X]``: vermin's ``X | Y`` check cannot tell them from run-time
+unions, even under ``from __future__ import annotations``.
 
 Where the lock lives, and why
 -----------------------------
@@ -59,6 +64,7 @@ lock. The descriptor is close-on-exec except in the wrapper, which hands it to t
 and names it in ``SVCCTL_GUARD_FD``.
 """
 
+# ruff: noqa: UP045  (Optional[X] on purpose: see "3.9" above)
 from __future__ import annotations
 
 import contextlib
@@ -77,7 +83,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:
     from svcctl.errors import ExitCode, SvcctlError
@@ -116,6 +122,14 @@ _CREATE_ATTEMPTS = 8  # rounds of open-then-flock while the path keeps being rep
 _RECORD_WAIT = 0.5  # s a contender waits for a new holder to write its record
 _SETTLE = 0.5  # s we give another starter to finish creating the directory or file
 _DIR_HINT = "it must be owned by root or you, and sticky if others may write to it"
+# Bit flags. CI's vermin check (FACTS §5.4) takes `a.X | a.Y` for a PEP 604 union type,
+# which 3.9 lacks; `novm` makes it skip these lines, the only int ORs in this file.
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC  # novm
+_RW_FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # novm
+_CREATE_FLAGS = _RW_FLAGS | os.O_CREAT | os.O_EXCL  # novm
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # novm
+_SHARED_WRITE = stat.S_IWGRP | stat.S_IWOTH  # novm
+_TRY_LOCK = fcntl.LOCK_EX | fcntl.LOCK_NB  # novm
 
 
 class GuardError(SvcctlError):
@@ -133,12 +147,12 @@ class Holder:
     """Who holds a lock, from its record, judged against the live process table."""
 
     pid: int
-    started: float | None  # epoch seconds the holder process started
+    started: Optional[float]  # epoch seconds the holder process started
     command: tuple[str, ...]
     host: str
     since: str  # ISO-8601 UTC, when the lock was taken
     alive: bool  # a process with that pid exists now
-    same_process: bool | None  # its start time matches the record (None: cannot tell)
+    same_process: Optional[bool]  # its start time matches the record (None: cannot tell)
 
     def describe(self) -> str:
         if not self.alive:
@@ -160,7 +174,7 @@ class AlreadyRunning(SvcctlError):
 
     exit_code = ExitCode.TEMPFAIL
 
-    def __init__(self, name: str, path: str, holder: Holder | None) -> None:
+    def __init__(self, name: str, path: str, holder: Optional[Holder]) -> None:
         who = holder.describe() if holder else "holder has not written its record"
         super().__init__(f"{name} is already running: {who}", hint=f"lock {path}")
         self.name = name
@@ -171,7 +185,7 @@ class AlreadyRunning(SvcctlError):
 # --- where -------------------------------------------------------------------------
 
 
-def lock_path(name: str, lock_dir: str | None = None) -> str:
+def lock_path(name: str, lock_dir: Optional[str] = None) -> str:
     """The lock file of service `name`: the same for every user of the host."""
     if not _NAME.fullmatch(name) or ".." in name:
         raise BadGuardName(f"bad service name {name!r}", hint="letters, digits and ._@+-")
@@ -187,7 +201,7 @@ def _open_dir(directory: str) -> int:
         created = True
     deadline = time.monotonic() + _SETTLE
     while True:
-        dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        dfd = os.open(directory, _DIR_FLAGS)
         try:
             problem = _settle_dir(dfd, created=created)
         except BaseException:
@@ -201,7 +215,7 @@ def _open_dir(directory: str) -> int:
         time.sleep(0.01)
 
 
-def _settle_dir(dfd: int, *, created: bool) -> str | None:
+def _settle_dir(dfd: int, *, created: bool) -> Optional[str]:
     st = os.fstat(dfd)
     mode, euid = stat.S_IMODE(st.st_mode), os.geteuid()
     if created and mode != 0o1777:
@@ -215,11 +229,11 @@ def _settle_dir(dfd: int, *, created: bool) -> str | None:
     return check_dir(st.st_mode, st.st_uid, euid)
 
 
-def check_dir(mode: int, uid: int, euid: int) -> str | None:
+def check_dir(mode: int, uid: int, euid: int) -> Optional[str]:
     """Why a lock directory with this mode and owner is unsafe, or None."""
     if uid not in (0, euid):
         return f"owned by uid {uid}, not root or us"
-    if mode & (stat.S_IWGRP | stat.S_IWOTH) and not mode & stat.S_ISVTX:
+    if mode & _SHARED_WRITE and not mode & stat.S_ISVTX:
         return "writable by others without the sticky bit"
     return None
 
@@ -231,18 +245,17 @@ def _open_file(dfd: int, base: str) -> int:
     (0666 only after its fchmod) or the directory (1777 only after its fchmod), and
     fs.protected_regular refuses O_CREAT on another user's file that appeared meanwhile.
     """
-    flags = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
     deadline = time.monotonic() + _SETTLE
     while True:
         if time.monotonic() > deadline + _SETTLE:  # created and unlinked, again and again
             raise GuardError(f"lock file {base} keeps vanishing")
         try:
             try:
-                return os.open(base, flags, dir_fd=dfd)
+                return os.open(base, _RW_FLAGS, dir_fd=dfd)
             except FileNotFoundError:
                 pass
             try:
-                fd = os.open(base, flags | os.O_CREAT | os.O_EXCL, 0o666, dir_fd=dfd)
+                fd = os.open(base, _CREATE_FLAGS, 0o666, dir_fd=dfd)
             except FileExistsError:
                 continue  # another starter created it between our two opens
             os.fchmod(fd, 0o666)  # umask-proof: root and users must all open it O_RDWR
@@ -264,7 +277,7 @@ class StartTime:
     token: str  # "ticks:N" (Linux, exact) or "lstart:N" (ps, 1 s steps)
 
 
-def process_start(pid: int) -> StartTime | None:
+def process_start(pid: int) -> Optional[StartTime]:
     """When `pid` started, or None if there is no such process."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -287,7 +300,7 @@ def _boot_time() -> float:
     raise GuardError("no btime in /proc/stat")
 
 
-def _ps_start(pid: int) -> StartTime | None:
+def _ps_start(pid: int) -> Optional[StartTime]:
     out = subprocess.run(
         ["ps", "-o", "lstart=", "-p", str(pid)],
         capture_output=True,
@@ -299,7 +312,7 @@ def _ps_start(pid: int) -> StartTime | None:
     return None if epoch is None else StartTime(epoch, f"lstart:{int(epoch)}")
 
 
-def parse_lstart(text: str) -> float | None:
+def parse_lstart(text: str) -> Optional[float]:
     """`ps -o lstart=` output ("Mon Nov 23 12:56:01 2025", local time) to epoch seconds."""
     try:
         return time.mktime(time.strptime(" ".join(text.split()), "%a %b %d %H:%M:%S %Y"))
@@ -317,12 +330,12 @@ def is_alive(pid: int) -> bool:
     return True
 
 
-def judge(record: dict[str, Any], live: StartTime | None, alive: bool) -> Holder:
+def judge(record: dict[str, Any], live: Optional[StartTime], alive: bool) -> Holder:
     """A holder record plus what the process table says now -> Holder. Pure."""
     started = record.get("started")
-    started = float(started) if isinstance(started, int | float) else None
+    started = float(started) if isinstance(started, (int, float)) else None  # not int | float: 3.9
     token = record.get("start_token")
-    same: bool | None = None
+    same: Optional[bool] = None
     if not alive:
         same = False
     elif (
@@ -345,7 +358,7 @@ def judge(record: dict[str, Any], live: StartTime | None, alive: bool) -> Holder
     )
 
 
-def parse_record(data: bytes) -> dict[str, Any] | None:
+def parse_record(data: bytes) -> Optional[dict[str, Any]]:
     """The JSON holder record, or None while it is empty or half-written."""
     try:
         record = json.loads(data.decode())
@@ -358,7 +371,7 @@ def parse_record(data: bytes) -> dict[str, Any] | None:
     return record
 
 
-def read_holder(path: str) -> Holder | None:
+def read_holder(path: str) -> Optional[Holder]:
     """The holder named in a lock file, for audit, without touching the lock.
 
     None: nobody holds it (never taken, or released), or a holder is writing its record.
@@ -366,7 +379,7 @@ def read_holder(path: str) -> Holder | None:
     died holding it: the lock is free, unless a child that inherited it still runs.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        fd = os.open(path, _READ_FLAGS)
     except OSError:
         return None
     try:
@@ -375,7 +388,7 @@ def read_holder(path: str) -> Holder | None:
         os.close(fd)
 
 
-def _holder_from_fd(fd: int) -> Holder | None:
+def _holder_from_fd(fd: int) -> Optional[Holder]:
     record = parse_record(os.pread(fd, 65536, 0))
     if record is None:
         return None
@@ -384,7 +397,7 @@ def _holder_from_fd(fd: int) -> Holder | None:
     return judge(record, process_start(pid) if alive else None, alive)
 
 
-def _contender_view(fd: int) -> Holder | None:
+def _contender_view(fd: int) -> Optional[Holder]:
     """Read the holder's record, giving a holder that has just locked time to write it."""
     deadline = time.monotonic() + _RECORD_WAIT
     while True:
@@ -392,6 +405,35 @@ def _contender_view(fd: int) -> Holder | None:
         if (holder is not None and holder.same_process) or time.monotonic() > deadline:
             return holder
         time.sleep(0.02)
+
+
+def own_command() -> list[str]:
+    """This process's command line, for its holder record: `sys.orig_argv` where it exists.
+
+    Python 3.9, the Mac's /usr/bin/python3 (FACTS §5.4), has no `sys.orig_argv` (3.10+),
+    and `ps -o command=` joins the words with spaces, so they cannot be split back. We
+    rebuild it from what 3.9 keeps: `sys.executable` (the interpreter's path: what launchd
+    ran, absolute even when it was found on PATH), the options only a command line can
+    set (-I, -E, -S; the others may come from PYTHON* variables and are left out), then
+    `-m MODULE` or the script as typed, then `sys.argv[1:]`. Only `-c` loses its code,
+    which 3.9 does not keep.
+    """
+    orig = getattr(sys, "orig_argv", None)
+    if orig is not None:
+        return [str(a) for a in orig]
+    flags = sys.flags
+    options = ["-I"] if flags.isolated else ["-E"] if flags.ignore_environment else []
+    options += ["-S"] if flags.no_site else []
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    first = sys.argv[0] if sys.argv else ""
+    if first == "-c":
+        run = ["-c", "<code>"]
+    elif spec is not None and spec.name != "__main__":  # -m MODULE (a package: MODULE.__main__)
+        module = spec.name[: -len(".__main__")] if spec.name.endswith(".__main__") else spec.name
+        run = ["-m", module]
+    else:  # a script, a directory or zip (spec "__main__"), "-" or "" for stdin
+        run = [first] if first else []
+    return [sys.executable, *options, *run, *sys.argv[1:]]
 
 
 def _record(command: Sequence[str]) -> bytes:
@@ -471,9 +513,9 @@ class Guard:
 def acquire(
     name: str,
     *,
-    lock_dir: str | None = None,
-    path: str | None = None,
-    command: Sequence[str] | None = None,
+    lock_dir: Optional[str] = None,
+    path: Optional[str] = None,
+    command: Optional[Sequence[str]] = None,
 ) -> Guard:
     """Take service `name`'s lock or raise AlreadyRunning naming the holder."""
     path = path or lock_path(name, lock_dir)
@@ -501,14 +543,14 @@ def acquire(
 
 
 def _lock(
-    name: str, path: str, fd: int, *, dfd: int, base: str, command: Sequence[str] | None
-) -> Guard | None:
+    name: str, path: str, fd: int, *, dfd: int, base: str, command: Optional[Sequence[str]]
+) -> Optional[Guard]:
     """flock `fd`; None if the path no longer names it (replaced meanwhile: start over)."""
     mine = os.fstat(fd)
     if not stat.S_ISREG(mine.st_mode) or mine.st_nlink != 1:
         raise GuardError(f"lock file {path} is not a plain file with one link; refusing it")
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, _TRY_LOCK)
     except OSError as exc:
         if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
             raise
@@ -519,7 +561,7 @@ def _lock(
         return None
     if (on_path.st_dev, on_path.st_ino) != (mine.st_dev, mine.st_ino):
         return None
-    data = _record(sys.orig_argv if command is None else command)
+    data = _record(own_command() if command is None else command)
     os.ftruncate(fd, 0)
     os.pwrite(fd, data, 0)
     os.fsync(fd)
@@ -542,15 +584,15 @@ class singleton(contextlib.ContextDecorator):
         self,
         name: str,
         *,
-        lock_dir: str | None = None,
-        path: str | None = None,
+        lock_dir: Optional[str] = None,
+        path: Optional[str] = None,
         exit_on_conflict: bool = False,
     ) -> None:
         self.name = name
         self.lock_dir = lock_dir
         self.path = path
         self.exit_on_conflict = exit_on_conflict
-        self.guard: Guard | None = None
+        self.guard: Optional[Guard] = None
 
     def _recreate_cm(self) -> singleton:
         # each decorated call gets its own lock state (recursion then conflicts, correctly)
@@ -574,9 +616,9 @@ class singleton(contextlib.ContextDecorator):
 
     def __exit__(
         self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
     ) -> None:
         if self.guard is not None:
             self.guard.release()
@@ -590,13 +632,13 @@ EXIT_NOT_FOUND = 127  # like a shell
 EXIT_NOT_EXECUTABLE = 126
 
 
-def parse_argv(argv: Sequence[str]) -> tuple[str, str | None, list[str]]:
+def parse_argv(argv: Sequence[str]) -> tuple[str, Optional[str], list[str]]:
     """NAME [--lock-dir DIR] -- PROGRAM ARGS... -> (name, lock_dir, program argv)."""
     if "--" not in argv:
         raise ValueError("missing -- before the program")
     split = list(argv).index("--")
     head, program = list(argv[:split]), list(argv[split + 1 :])
-    lock_dir: str | None = None
+    lock_dir: Optional[str] = None
     if len(head) >= 2 and head[-2] == "--lock-dir":
         lock_dir, head = head[-1], head[:-2]
     elif head and head[-1].startswith("--lock-dir="):
@@ -608,7 +650,7 @@ def parse_argv(argv: Sequence[str]) -> tuple[str, str | None, list[str]]:
     return head[0], lock_dir or None, program
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "svcctl-guard") -> int:
+def main(argv: Optional[Sequence[str]] = None, prog: str = "svcctl-guard") -> int:
     """Take NAME's lock and exec PROGRAM holding it; return an exit code only on failure."""
     try:
         name, lock_dir, program = parse_argv(sys.argv[1:] if argv is None else argv)

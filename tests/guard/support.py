@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+import glob
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -16,6 +22,41 @@ AGENT = HERE / "agent.py"
 # the interpreter the hosts run; the venv's when this machine has no system python
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 OTHER_UID, OTHER_GID = 501, 20  # uid 501 / staff, as on a Mac; no passwd entry needed
+MAC_PYTHON_ENV = "SVCCTL_MAC_PYTHON"
+
+
+@functools.lru_cache(maxsize=1)
+def mac_python() -> str:
+    """A real Python 3.9, the Mac's /usr/bin/python3 (FACTS §5.4), or fail the test.
+
+    $SVCCTL_MAC_PYTHON, else the newest /root/.pyenv/versions/3.9.*/bin/python3.9, else
+    `python3.9` on PATH. It must really be 3.9. The answer is the interpreter's own
+    `sys.executable`, not a wrapper such as a pyenv shim that execs it.
+    """
+    pyenv = sorted(
+        glob.glob("/root/.pyenv/versions/3.9.*/bin/python3.9"),
+        key=lambda p: [int(n) if n.isdigit() else -1 for n in Path(p).parents[1].name.split(".")],
+    )
+    wanted = os.environ.get(MAC_PYTHON_ENV) or (pyenv[-1] if pyenv else "python3.9")
+    found = shutil.which(wanted)
+    if found is None:
+        pytest.fail(
+            f"no Python 3.9 to run the guard as a Mac would: {wanted} not found (set "
+            f"{MAC_PYTHON_ENV}, or install /root/.pyenv/versions/3.9.*/bin/python3.9 or "
+            "python3.9 on PATH)",
+            pytrace=False,
+        )
+    out = subprocess.run(
+        [found, "-c", "import sys; print('%d.%d' % sys.version_info[:2], sys.executable)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    version, _, executable = out.stdout.strip().partition(" ")
+    if version != "3.9":
+        said = " ".join((out.stdout or out.stderr).split())  # one line, whatever it said
+        pytest.fail(f"{found} is not Python 3.9: {said}", pytrace=False)
+    return executable
 
 
 def can_switch_user() -> bool:
@@ -25,12 +66,21 @@ def can_switch_user() -> bool:
 class Agent:
     """One agent process; `report()` reads its next JSON line."""
 
-    def __init__(self, *args: str, uid: int | None = None, pass_fds: tuple[int, ...] = ()):
+    def __init__(
+        self,
+        *args: str,
+        uid: int | None = None,
+        pass_fds: tuple[int, ...] = (),
+        python: str = PYTHON,
+        entry: Sequence[str] = ("-I", str(AGENT)),  # or ("-m", "tests.guard.agent")
+    ):
         kwargs: dict[str, Any] = {}
         if uid is not None:
             kwargs = {"user": uid, "group": OTHER_GID, "extra_groups": []}
+        self.argv = [python, *entry, *args]
         self.proc = subprocess.Popen(
-            [PYTHON, "-I", str(AGENT), *args],
+            self.argv,
+            cwd=REPO,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -85,3 +135,32 @@ def which(program: str) -> str:
     path = shutil.which(program)
     assert path, program
     return path
+
+
+def start(argv: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        argv,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_exec(proc: subprocess.Popen[str], comm: str, timeout: float = 10) -> None:
+    """Until the wrapper's pid runs `comm` (it has exec'd); no fixed sleeps."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        with open(f"/proc/{proc.pid}/comm") as f:
+            if f.read().strip() == comm:
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"{proc.pid} never became {comm}")
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate(timeout=10)

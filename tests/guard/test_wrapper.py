@@ -7,13 +7,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from svcctl.guard import ENV_FD, AlreadyRunning, acquire, lock_path, read_holder
-from tests.guard.support import PYTHON, REPO, run_guard
+from tests.guard.support import PYTHON, REPO, run_guard, start, stop, wait_for_exec
 
 CLI = (
     "import sys, typer\n"
@@ -25,29 +24,6 @@ CLI = (
 )
 
 
-def start(argv: list[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        argv,
-        cwd=REPO,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_for_exec(proc: subprocess.Popen[str], comm: str, timeout: float = 10) -> None:
-    """Until the wrapper's pid runs `comm` (it has exec'd); no fixed sleeps."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        with open(f"/proc/{proc.pid}/comm") as f:
-            if f.read().strip() == comm:
-                return
-        time.sleep(0.01)
-    raise AssertionError(f"{proc.pid} never became {comm}")
-
-
 def assert_held_by(proc: subprocess.Popen[str], lock_dir: str, command: tuple[str, ...]) -> None:
     with pytest.raises(AlreadyRunning) as exc:
         acquire("shiva", lock_dir=lock_dir)
@@ -55,12 +31,6 @@ def assert_held_by(proc: subprocess.Popen[str], lock_dir: str, command: tuple[st
     assert holder is not None
     assert (holder.pid, holder.alive, holder.same_process) == (proc.pid, True, True)
     assert holder.command == command
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.kill()
-    proc.communicate(timeout=10)
 
 
 @pytest.mark.parametrize("entry", ["module", "cli", "standalone"])
