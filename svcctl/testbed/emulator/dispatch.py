@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
-from . import info, legacy, verbs
+from . import info, legacy, proctable, verbs
 from .codes import BAD_RESPONSE, LaunchctlError, strerror
 from .loading import login, logout
 from .manager import Manager
@@ -80,3 +81,27 @@ def handle_admin(mgr: Manager, uid: int, message: dict[str, object]) -> Reply:
             return Reply(rc=BAD_RESPONSE, err=f"{strerror(BAD_RESPONSE)}\n")
         return Reply()
     return Reply(rc=64, err=f"unknown admin request {action!r}\n")
+
+
+def handle_ps(mgr: Manager, uid: int, pid: int, message: dict[str, object]) -> dict[str, object]:
+    """`{"ps": true, "argv": [...]}` from the ps/pgrep shim: the rows this peer may see.
+
+    Any uid may ask (ps is not privileged on a Mac); what it may read is decided by
+    `proctable.visible_rows` from the peer's SO_PEERCRED uid (DESIGN.md)."""
+    argv = message.get("argv")
+    caller_argv = argv if isinstance(argv, list) and all(isinstance(a, str) for a in argv) else None
+    try:
+        base = proctable.proc_root(mgr.cfg.root)
+        procs = proctable.read_table(base)
+        rows = proctable.visible_rows(procs, uid, pid, caller_argv)
+        mem_kb = proctable.mem_total_kb(base)
+    except Exception:
+        log.exception("ps request from uid %d failed", uid)
+        return {"rc": 1, "err": "ps: cannot read the process table\n"}
+    users = {}
+    for row in rows:
+        for key in ("uid", "ruid"):
+            account = mgr.accounts.by_uid(int(str(row[key])))
+            if account is not None:
+                users[str(row[key])] = account.name
+    return {"rc": 0, "now": time.time(), "mem_kb": mem_kb, "users": users, "rows": rows}

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
-from .dispatch import handle_admin, handle_launchctl
+from .dispatch import handle_admin, handle_launchctl, handle_ps
 from .loading import boot
 from .manager import Manager
 from .request import Reply, Request
@@ -179,6 +179,10 @@ class Server:
         if "admin" in message:
             self._send(conn, handle_admin(self.mgr, uid, message))
             return
+        if message.get("ps") is True:  # the ps/pgrep shim (DESIGN.md)
+            self._send_bytes(conn, (json.dumps(handle_ps(self.mgr, uid, pid, message)) + "\n")
+                             .encode("utf-8", "surrogateescape"))
+            return
         argv = message.get("argv")
         if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
             self._send(conn, Reply(rc=1, err="launchd: malformed request\n"))
@@ -212,6 +216,10 @@ class Server:
         else:
             text = json.dumps({"rc": reply.rc, "out": reply.out, "err": reply.err}) + "\n"
             payload = text.encode()
+        Server._send_bytes(conn, payload)
+
+    @staticmethod
+    def _send_bytes(conn: socket.socket, payload: bytes) -> None:
         try:
             conn.setblocking(True)
             conn.settimeout(5.0)
