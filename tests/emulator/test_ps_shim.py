@@ -168,6 +168,21 @@ def test_pid_miss_prints_the_header_and_exits_1() -> None:
     assert run_ps(["-o", "pid=", "-p", "4242"], table(row(1, ["x"]))) == (1, "", "")
 
 
+def test_pid_lists_split_on_commas_and_blanks() -> None:
+    tbl = table(row(1, ["a"]), row(2, ["b"]), row(3, ["c"]))
+    assert run_ps(["-o", "pid=", "-p", "1 3", "-p2"], tbl) == (0, "    1\n    2\n    3\n", "")
+    rc, _, err = run_ps(["-o", "pid=", "-p", "1,,2"], tbl)
+    assert (rc, err) == (1, "ps: Invalid (zero-length) process id\n")
+    rc, _, err = run_ps(["-o", "pid=", "-p", "x"], tbl)
+    assert (rc, err) == (1, "ps: Invalid process id: x\n")
+
+
+def test_sess_is_zero_as_on_a_modern_mac() -> None:
+    # xnu fill_user64_eproc no longer fills e_sess (a kernel pointer): every row shows 0
+    assert run_ps(["-o", "pid=,sess=,pgid=", "-p", "7"], table(row(7, ["a"])))[1] == \
+        "    7      0     7\n"
+
+
 def test_unknown_option_prints_bsd_usage() -> None:
     rc, out, err = run_ps(["--version"], table())
     assert rc == 1 and out == ""
@@ -367,3 +382,14 @@ def test_real_pgrep_excludes_its_ancestors(emu: Emulator, shim: Path) -> None:
     assert out[-3] == "rc=0"
     res = in_ns(emu, shim, ["pgrep", "-f", "no-such-thing-anywhere"])
     assert (res.returncode, res.stdout) == (1, "")
+
+
+def test_real_zombie_is_defunct(emu: Emulator, shim: Path) -> None:
+    parent = start_in_ns(emu, [PYTHON, "-c",
+                               "import os, time; os.fork() or os._exit(0); time.sleep(300)"])
+
+    def zombie() -> str | None:
+        out = in_ns(emu, shim, ["ps", "-axo", "ppid=,stat=,command="]).stdout
+        return next((ln for ln in out.splitlines() if ln.split()[0] == str(parent)), None)
+
+    assert wait_until(zombie) == f"{parent:5d} Z    <defunct>"

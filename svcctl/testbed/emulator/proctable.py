@@ -91,19 +91,19 @@ def _read_one(base: Path, pid: int, btime: float, tick: int, page_kb: int) -> Pr
     try:
         stat = (d / "stat").read_bytes().decode("utf-8", "surrogateescape")
         status = _status_fields((d / "status").read_text(errors="surrogateescape"))
-    except OSError:
-        return None  # gone meanwhile
-    head, _, tail = stat.rpartition(")")
-    stat_comm = head.partition("(")[2]
-    f = tail.split()
-    # f[0] is field 3 (state) of proc(5)
-    state = f[0]
-    ppid, pgid, sid, tdev, tpgid = (int(x) for x in f[1:6])
-    utime, stime = int(f[11]), int(f[12])
-    priority, nice = int(f[15]), int(f[16])
-    starttime, vsize, rss = int(f[19]), int(f[20]), int(f[21])
-    uids = status.get("Uid", "0 0").split()
-    gids = status.get("Gid", "0 0").split()
+        head, _, tail = stat.rpartition(")")
+        stat_comm = head.partition("(")[2]
+        f = tail.split()
+        # f[0] is field 3 (state) of proc(5)
+        state = f[0]
+        ppid, pgid, sid, tdev, tpgid = (int(x) for x in f[1:6])
+        utime, stime = int(f[11]), int(f[12])
+        priority, nice = int(f[15]), int(f[16])
+        starttime, vsize, rss = int(f[19]), int(f[20]), int(f[21])
+        uids = status["Uid"].split()
+        gids = status["Gid"].split()
+    except (OSError, ValueError, IndexError, KeyError):
+        return None  # gone meanwhile (a half-read entry is no process to show)
     argv: tuple[str, ...] | None = None
     env: tuple[str, ...] | None = None
     with contextlib.suppress(OSError):

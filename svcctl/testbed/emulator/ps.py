@@ -529,10 +529,24 @@ class PsParser:
         self.opts.columns.append(Column(var, header if eq else var.header))
 
     # -- lists --
-    def _split_list(self, text: str) -> list[str]:
+    @staticmethod
+    def _split_list(text: str) -> list[str]:
+        """add_list(): elements end at blanks or one comma; `1,,2` holds an empty one."""
         if text == "":
             return [""]
-        return [e for e in (p.strip(" \t") for p in text.split(",")) if e != ""] or []
+        out, i = [], 0
+        while i < len(text):
+            while i < len(text) and text[i] in " \t":
+                i += 1
+            start = i
+            while i < len(text) and text[i] not in " \t,":
+                i += 1
+            out.append(text[start:i])
+            while i < len(text) and text[i] in " \t":
+                i += 1
+            if i < len(text) and text[i] == ",":
+                i += 1
+        return out
 
     def add_pids(self, text: str, lname: str, into: list[int]) -> None:
         for elem in self._split_list(text):
