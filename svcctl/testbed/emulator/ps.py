@@ -265,7 +265,8 @@ def _started(start: float, now: float) -> str:
 
 
 def etime(start: float, now: float) -> str:
-    e = int(now) - int(start)
+    # btime is whole seconds, so a fresh process may seem to start up to 1 s from now
+    e = max(int(now) - int(start), 0)
     days, hours, mins, secs = e // 86400, (e // 3600) % 24, (e // 60) % 60, e % 60
     if e > 100 * 86400:
         return f"{days}-{hours:02d}:{mins:02d}:{secs:02d}"
@@ -596,6 +597,9 @@ class PsParser:
         for elem in self._split_list(text):
             paths = [elem] if elem.startswith("/") else (
                 ["/dev/console"] if elem == "co" else ["/dev/" + elem, "/dev/tty" + elem])
+            mac = re.fullmatch(r"(?:/dev/)?(?:tty)?s(\d+)", elem)
+            if mac:  # the Mac's name for what is /dev/pts/N here (proctable._tty_name)
+                paths.insert(0, f"/dev/pts/{int(mac.group(1))}")
             for path in paths:
                 try:
                     st = os.stat(path)
