@@ -20,7 +20,7 @@ import pytest
 from launchd_harness import OPS_GID, OPS_UID, PACKAGE, PYTHON, Emulator, wait_until
 
 from svcctl.testbed.emulator import ps
-from svcctl.testbed.emulator.proctable import Proc, visible_rows
+from svcctl.testbed.emulator.proctable import Proc, proc_root, visible_rows
 
 
 @pytest.fixture(autouse=True)
@@ -393,3 +393,29 @@ def test_real_zombie_is_defunct(emu: Emulator, shim: Path) -> None:
         return next((ln for ln in out.splitlines() if ln.split()[0] == str(parent)), None)
 
     assert wait_until(zombie) == f"{parent:5d} Z    <defunct>"
+
+
+def test_proc_root_prefers_the_testbeds_private_procfs(tmp_path: Path) -> None:
+    assert proc_root(tmp_path) == Path("/proc")
+    (tmp_path / "private" / "proc").mkdir(parents=True)
+    assert proc_root(tmp_path) == Path("/proc")  # an empty mount point is not a procfs
+    (tmp_path / "private" / "proc" / "self").symlink_to("1")
+    assert proc_root(tmp_path) == tmp_path / "private" / "proc"
+
+
+def test_real_table_comes_from_private_proc_when_proc_is_covered(emu: Emulator,
+                                                                 shim: Path) -> None:
+    """The hosts' layout: a procfs at <root>/private/proc, an empty tmpfs over /proc."""
+    private = emu.root / "private"
+    private.mkdir(mode=0o700)
+    (private / "proc").mkdir()
+
+    def in_mount_ns(*argv: str) -> None:
+        subprocess.run(["nsenter", "-t", str(emu.pid1), "-p", "-m", "--", *argv],
+                       check=True, capture_output=True, timeout=10)
+
+    in_mount_ns("mount", "-t", "proc", "proc", str(private / "proc"))
+    in_mount_ns("mount", "-t", "tmpfs", "-o", "size=1k", "none", "/proc")
+    pid = start_in_ns(emu, [*SLEEPER, "covered"])
+    res = in_ns(emu, shim, ["ps", "-o", "pid=,args=", "-p", str(pid)])
+    assert res.stdout == f"{pid:5d} {' '.join([*SLEEPER, 'covered'])}\n", res
