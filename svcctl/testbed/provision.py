@@ -159,7 +159,9 @@ def provision(hostdir: HostDir, name: str, address: str, client_pubkey: str,
     for path in [hostdir.lib, *hostdir.lib.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     # the layer setup.sh lays over /usr: macOS's userland, /bin/launchctl among it
-    build_userland(root, emulator_python(), find_mac_python())
+    config = dict(config)
+    clt = bool(config.pop("command_line_tools", True))  # a userland quirk, not launchd's
+    build_userland(root, emulator_python(), find_mac_python(), command_line_tools=clt)
     _mkdir(root / "Library" / "Developer" / "CommandLineTools" / "usr", 0o755)
     _write(root / "etc" / "zshenv", "", 0o644)  # a Mac has no /etc/zshenv; Debian's sets PATH
 

@@ -30,11 +30,11 @@ from svcctl.errors import TestbedError
 EMULATOR_SRC = Path(__file__).resolve().parent / "emulator"
 CLT_PREFIX = "/Library/Developer/CommandLineTools/usr"  # where a Mac keeps the CLT's python3
 
-# Absent on a Mac (FACTS 5.4), or procps tools that cannot work without /proc and that
-# svcctl must not use (a Mac's pkill would work, but kill-by-pattern is never svcctl's way).
+# Absent on a Mac (FACTS 5.4), or procps tools that cannot work without /proc (ps, pgrep
+# and pkill are the emulator's shim instead).
 ABSENT = (
     "timeout", "flock", "setsid", "sha256sum", "sha1sum", "sha224sum", "sha384sum",
-    "sha512sum", "md5sum", "nproc", "stdbuf", "pkill", "pidof", "pidwait", "pmap", "pwdx",
+    "sha512sum", "md5sum", "nproc", "stdbuf", "pidof", "pidwait", "pmap", "pwdx",
     "free", "vmstat", "watch", "slabtop", "tload", "top", "w",
 )
 
@@ -176,8 +176,25 @@ def _wrapper(tool: str, letters: str, usage: str, code: int) -> str:
     return head + body + _TAIL.format(tool=tool)
 
 
-def build_userland(hostdir_root: Path, interpreter: str, mac_python: MacPython | None) -> Path:
-    """(Re)create HOSTDIR/macos/usr, the layer setup.sh lays over /usr; return its path."""
+# What /usr/bin/python3 does on a Mac without the Command Line Tools (FACTS 5.4): it only
+# offers to install them (a dialog on the console) and exits non-zero.
+_NO_CLT = (
+    "#!/bin/sh\n"
+    "echo 'xcode-select: note: No developer tools were found, requesting install.' >&2\n"
+    "echo 'If developer tools are located at a non-default location on disk, use `sudo "
+    "xcode-select --switch path/to/Xcode.app` to specify the Xcode that you wish to use for "
+    "command line developer tools, and cancel the installation dialog.' >&2\n"
+    "echo 'See `man xcode-select` for more details.' >&2\n"
+    "exit 1\n"
+)
+
+
+def build_userland(hostdir_root: Path, interpreter: str, mac_python: MacPython | None, *,
+                   command_line_tools: bool = True) -> Path:
+    """(Re)create HOSTDIR/macos/usr, the layer setup.sh lays over /usr; return its path.
+
+    Without `command_line_tools`, /usr/bin/python3 behaves as on a Mac that lacks them.
+    """
     top = hostdir_root / "macos"
     if top.exists():
         shutil.rmtree(top)
@@ -188,10 +205,12 @@ def build_userland(hostdir_root: Path, interpreter: str, mac_python: MacPython |
     ps_src = EMULATOR_SRC / "ps.py"
     if ps_src.exists():
         shim = _script(interpreter, ps_src)
-        _write(bin_ / "ps", shim, 0o755)
-        _write(bin_ / "pgrep", shim, 0o755)
+        for name in ("ps", "pgrep", "pkill"):  # the shim answers to its name
+            _write(bin_ / name, shim, 0o755)
     _symlink(bin_ / "sh", "bash")  # bash as sh runs in POSIX mode, like a Mac's /bin/sh
-    if mac_python is not None:
+    if not command_line_tools:
+        _write(bin_ / "python3", _NO_CLT, 0o755)
+    elif mac_python is not None:
         _symlink(bin_ / "python3", f"{CLT_PREFIX}/bin/python3.9")
         if mac_python.libpython is not None:
             # the binary's RUNPATH names its install (unreachable in the host): the loader

@@ -41,6 +41,7 @@ if mode == "crash":
     sys.exit(1)
 if mode in ("ignore-term", "never-dies"):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    open("/tmp/ignoring-term.%d" % os.getpid(), "w").close()  # a Mac's ps has no sigignore
 if mode.startswith("serve-"):
     import http.server, threading
     class Health(http.server.BaseHTTPRequestHandler):

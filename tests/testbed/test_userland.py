@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Hosts
+from tests.testbed.jobs import detached
 
 pytestmark = pytest.mark.testbed
 
@@ -53,7 +54,7 @@ def test_no_proc_for_sessions_and_jobs(hosts: Hosts) -> None:
     assert hosts.ssh(H, "ls /run/testbed/private/proc", check=False).returncode != 0
 
 
-@pytest.mark.parametrize("tool", ["timeout", "flock", "setsid", "sha256sum", "nproc", "pkill"])
+@pytest.mark.parametrize("tool", ["timeout", "flock", "setsid", "sha256sum", "nproc", "pidof"])
 def test_gnu_only_commands_are_absent(hosts: Hosts, tool: str) -> None:
     r = hosts.ssh(H, f"{tool} 1 true", check=False)
     assert r.returncode == 127 and "command not found" in r.stderr, r
@@ -92,3 +93,22 @@ def test_bsd_forms_still_work(hosts: Hosts) -> None:
     made = hosts.ssh(H, "mktemp -t svcctl").stdout.strip()
     assert made.startswith("/tmp/svcctl.") and len(made) == len("/tmp/svcctl.") + 8
     assert hosts.ssh(H, "mktemp /tmp/u/x.XXXX").stdout.startswith("/tmp/u/x.")
+
+
+def test_ps_pgrep_and_pkill_read_the_emulators_table(hosts: Hosts) -> None:
+    # BSD ps: lstart padded to 28 columns, then one space (FACTS 5.2)
+    row = hosts.ssh(H, "env LC_ALL=C TZ=UTC0 ps -o lstart=,command= -p 1").stdout
+    assert row[24:29] == "     " and row[29:].rstrip("\n") == "(launchd)"  # root's, to ops
+    assert hosts.ssh(H, "ps -o command= -p 1", user="root").stdout == "/sbin/launchd\n"
+    assert hosts.ssh(H, "ps -p 999999", check=False).returncode == 1
+    pid = int(hosts.ssh(H, detached("sleep 7373")).stdout)
+    root_pid = int(hosts.ssh(H, detached("sleep 7374"), user="root").stdout)
+    # ops cannot read root's arguments: pgrep -f matches root's sleep only for root
+    assert hosts.ssh(H, "pgrep -f 'sleep 737[34]'").stdout.split() == [str(pid)]
+    assert hosts.ssh(H, "pgrep -f 'sleep 737[34]'", user="root").stdout.split() == [
+        str(pid), str(root_pid)]
+    assert hosts.ssh(H, "pkill -KILL -f 'sleep 737[34]'").returncode == 0
+    assert hosts.ssh(H, f"ps -o pid= -p {pid}", check=False).returncode == 1
+    assert hosts.ssh(H, f"ps -o pid= -p {root_pid}").stdout.split() == [str(root_pid)]
+    assert hosts.ssh(H, "pkill -9 -f 'sleep 7374'", user="root").returncode == 0
+    assert hosts.ssh(H, "pgrep -f 'sleep 737[34]'", user="root", check=False).returncode == 1

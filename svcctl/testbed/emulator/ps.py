@@ -28,6 +28,7 @@ import json
 import os
 import pwd
 import re
+import signal
 import socket
 import sys
 import time
@@ -1046,6 +1047,38 @@ def run_pgrep(args: list[str], table: dict[str, Any], my_pid: int, my_ppid: int,
     return (0 if chosen else 1), format_pgrep(chosen, o), ""
 
 
+def _signal_number(word: str) -> int | None:
+    """pkill's leading `-SIG`: a number or a name, with or without SIG (pkill.c main)."""
+    if word.isdigit():
+        return int(word)
+    name = word.upper()
+    value = getattr(signal, name if name.startswith("SIG") else "SIG" + name, None)
+    return int(value) if isinstance(value, signal.Signals) else None
+
+
+def run_pkill(args: list[str], table: dict[str, Any], my_pid: int, my_ppid: int,
+              my_pgrp: int, send: Callable[[int, int], None]) -> tuple[int, str, str]:
+    """pgrep's selection, then `send(pid, signal)` to each (pkill.c): 0 some, 1 none, 3 error."""
+    sig = int(signal.SIGTERM)
+    if args and len(args[0]) > 1 and args[0][0] == "-":
+        number = _signal_number(args[0][1:])
+        if number is not None:
+            sig, args = number, args[1:]
+    try:
+        o = parse_pgrep(args, user_lookup(table_users(table)), my_pgrp)
+        chosen = pgrep_match(table.get("rows", []), o, my_pid, my_ppid)
+    except _PgrepError as exc:
+        return exc.code, "", exc.text.replace("pgrep", "pkill")
+    err, status = [], 0 if chosen else 1
+    for r in chosen:
+        try:
+            send(r["pid"], sig)
+        except OSError as exc:
+            err.append(f"pkill: signalling pid {r['pid']}: {exc.strerror}\n")
+            status = 3
+    return status, "", "".join(err)
+
+
 # ---- the edges: socket, environment, streams ------------------------------------------------
 def fetch_table(path: str, argv: list[str]) -> dict[str, Any]:
     request = json.dumps({"ps": True, "argv": argv}) + "\n"
@@ -1092,7 +1125,7 @@ def _utf8_locale() -> bool:
 
 def main() -> int:
     name = os.path.basename(sys.argv[0])
-    prog = "pgrep" if name == "pgrep" else "ps"
+    prog = name if name in ("pgrep", "pkill") else "ps"
     path = os.environ.get("SVCCTL_LAUNCHD_SOCKET", DEFAULT_SOCKET)
     args = sys.argv[1:]
     try:
@@ -1100,8 +1133,10 @@ def main() -> int:
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         sys.stderr.write(f"{prog}: cannot read the process table: {reason}\n")
-        return 3 if prog == "pgrep" else 1
-    if prog == "pgrep":
+        return 1 if prog == "ps" else 3
+    if prog == "pkill":
+        rc, out, err = run_pkill(args, table, os.getpid(), os.getppid(), os.getpgrp(), os.kill)
+    elif prog == "pgrep":
         rc, out, err = run_pgrep(args, table, os.getpid(), os.getppid(), os.getpgrp())
     else:
         rc, out, err = run_ps(args, table, os.getuid(), sys.stdout.isatty(),
