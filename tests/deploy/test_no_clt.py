@@ -2,7 +2,8 @@
 
 README ("What the Macs need") says what then happens to a `guard: true` service, whose
 wrapper runs on /usr/bin/python3: it never starts, deploy sees a crash loop and rolls back
-(exit 3), and a job loaded anyway is a `crashloop` in audit. This host's /usr/bin/python3 is the stub a Mac has (FACTS 5.4).
+(exit 3), and a job loaded anyway is a `crashloop` in audit. This host's
+/usr/bin/python3 is the stub a Mac has (FACTS 5.4).
 """
 
 from __future__ import annotations
