@@ -9,6 +9,7 @@ from svcctl.procs.classify import (
     detect_respawn,
     find_instances,
     is_crashlooping,
+    is_known_running,
 )
 from svcctl.procs.matching import (
     INLINE,
@@ -33,6 +34,7 @@ __all__ = [
     "executable_family",
     "find_instances",
     "is_crashlooping",
+    "is_known_running",
     "match_process",
     "matcher_for",
     "parse_ps",

@@ -62,13 +62,29 @@ def find_instances(
 
 
 def is_crashlooping(job: JobState) -> bool:
-    """One snapshot's evidence of a respawn loop (FACTS 3.3 `spawn scheduled`, FIELD G)."""
+    """One snapshot's evidence of a respawn loop (FACTS 3.3 `spawn scheduled`, FIELD G).
+
+    Never `successive crashes`: macOS 13 and later omit it even at 22138 runs (FACTS 3.3
+    corrections). `spawn scheduled` is launchd waiting out the throttle after a run that
+    ended too soon; `list <label>` has no state, so there it is KeepAlive with a failed
+    last exit and no process.
+    """
     if job.pid is not None:
         return False
-    if job.state == "spawn scheduled" or (job.successive_crashes or 0) > 0:
+    if job.state == "spawn scheduled":
         return True
     failed = (job.last_exit_code or 0) != 0 or job.last_signal is not None
     return job.on_demand is False and failed  # `list <label>`: KeepAlive yet not running
+
+
+def is_known_running(job: JobState) -> bool:
+    """launchd runs the job: a pid, and no `state` other than `running` (FACTS 3.3).
+
+    launchd has more states than are documented (`xpcproxy` between spawn and exec,
+    `SIGTERMed` while stopping); any state but `running` is not known to be running.
+    `list <label>` prints no state at all, so there the pid alone decides.
+    """
+    return job.pid is not None and job.state in (None, "running")
 
 
 def detect_respawn(before: JobState, after: JobState) -> bool:
@@ -136,6 +152,12 @@ def classify_service(
         return finding(Verdict.DUPLICATE, _describe(instances))
     if strays:
         return finding(Verdict.STRAY, _describe(strays))
+    if managed and job is not None and not is_known_running(job):
+        return finding(
+            Verdict.DOWN,
+            f"launchd's pid {job.pid} is in state {job.state!r}, not known to be running; "
+            + _describe(managed),
+        )
     if managed:
         if hidden:
             return finding(
@@ -144,14 +166,20 @@ def classify_service(
                 f"{len(hidden)} candidate process(es) hide their arguments",
             )
         return finding(Verdict.OK, _describe(managed))
-    if job is None:
-        elsewhere = f"; loaded in {', '.join(foreign)} instead" if foreign else ""
-        return finding(Verdict.DOWN, f"not loaded in {expected_target}{elsewhere}")
-    if is_crashlooping(job):
+    if job is not None and is_crashlooping(job):
         return finding(
             Verdict.CRASHLOOP,
             f"state {job.state or '?'}, runs {job.runs}, last exit {job.last_exit_raw}",
         )
+    if hidden:  # nothing visible runs, but any of these may be a copy (FIELD K)
+        return finding(
+            Verdict.UNINSPECTABLE,
+            f"no instance visible, but {len(hidden)} candidate process(es) hide their "
+            "arguments: " + ", ".join(f"pid {h.pid} {h.command}" for h in hidden),
+        )
+    if job is None:
+        elsewhere = f"; loaded in {', '.join(foreign)} instead" if foreign else ""
+        return finding(Verdict.DOWN, f"not loaded in {expected_target}{elsewhere}")
     if job.pid is not None:
         return finding(Verdict.DOWN, f"launchd reports pid {job.pid}, which ps does not show")
     return finding(Verdict.DOWN, f"loaded but not running (state {job.state or '?'})")

@@ -20,7 +20,8 @@ Everything else whose command line matches is a *decoy*: the probe (`ps`, the `s
 batch script), `grep`/`pgrep -f`, `tail -f x.log`, editors and pagers, an SSH session shell
 (`bash -c '... main.py'`) and any interpreter running a different script. A row whose
 arguments ps could not read (`[name]`, `(name)`, FACTS 5.2) and whose name is S's
-executable is *hidden*: it may be an instance, so the view is partial (FIELD K).
+executable (or, at 16 characters, its start: macOS cuts the name there) is *hidden*: it
+may be an instance, so the view is partial (FIELD K).
 
 Managed vs stray is decided in `svcctl.procs.classify`.
 """
@@ -50,6 +51,7 @@ _INTERPRETERS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         for sh in ("sh", "bash", "zsh", "dash", "ksh", "fish")
     },
 }
+MAXCOMLEN = 16  # macOS p_comm: what `(comm)` shows of the executable's name
 INLINE = "\0inline"  # sentinel operand: the interpreter runs code from its arguments
 
 
@@ -145,12 +147,17 @@ def _argv(command: str, program0: str) -> list[str]:
     return command.split()
 
 
+def _hidden_name_fits(comm: str, m: Matcher) -> bool:
+    name = executable_family(comm)
+    if name == m.executable or (m.shebang and name in _INTERPRETERS):
+        return True
+    # BSD ps shows p_comm, cut to MAXCOMLEN (16) characters (FACTS 5.2)
+    return len(comm) >= MAXCOMLEN and PurePosixPath(m.program0).name.startswith(comm)
+
+
 def match_process(proc: ProcInfo, m: Matcher) -> Match:
     if proc.args_hidden:
-        name = executable_family(proc.command[1:-1])
-        if name == m.executable or (m.shebang and name in _INTERPRETERS):
-            return Match.HIDDEN
-        return Match.NONE
+        return Match.HIDDEN if _hidden_name_fits(proc.command[1:-1], m) else Match.NONE
     if not m.pattern.search(proc.command):
         return Match.NONE
     argv = _argv(proc.command, m.program0)

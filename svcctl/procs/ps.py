@@ -1,4 +1,11 @@
-"""The `ps` probe and its parser, for BSD ps (macOS) and procps (Linux) (FACTS 5.2)."""
+"""The `ps` probe and its parser, for BSD ps (macOS) and procps (Linux) (FACTS 5.2).
+
+Both print `lstart` as the same 24-character `%c` date under LC_ALL=C. They differ in
+what follows it: BSD ps left-justifies lstart in a 28-column field and then prints the
+one-space column separator, so five spaces stand between the date and the command;
+procps prints the separator only. The parser reads lstart as the fixed 24 characters and
+strips exactly that gap, never the command's own leading characters.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,11 @@ from svcctl.errors import ParseError
 from svcctl.model import ProcInfo
 
 PS_FIELDS = "pid=,ppid=,uid=,user=,pgid=,lstart=,command="
+
+LSTART_LEN = 24  # `%a %b %e %H:%M:%S %Y` in the C locale
+BSD_LSTART_WIDTH = 28  # adv_cmds ps/keyword.c: lstart, LJUST, width 28 (FACTS 5.2)
+BSD_GAP = " " * (BSD_LSTART_WIDTH - LSTART_LEN + 1)  # padding, then the column separator
+PROCPS_GAP = " "
 
 
 def ps_argv() -> list[str]:
@@ -24,32 +36,55 @@ _MONTHS = {
         ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
     )
 }
-_LSTART = r"[A-Z][a-z]{2} ([A-Z][a-z]{2}) ([ \d]\d) (\d\d):(\d\d):(\d\d) (\d{4})"
-_PS_ROW = re.compile(r"\s*(\d+)\s+(\d+)\s+(-?\d+)\s+(\S+)\s+(\d+)\s+(" + _LSTART + r")(?: (.*))?")
+_LSTART = re.compile(r"[A-Z][a-z]{2} ([A-Z][a-z]{2}) ([ \d]\d) (\d\d):(\d\d):(\d\d) (\d{4})")
+# pid, ppid, uid, user, pgid, then the one separator before lstart
+_HEAD = re.compile(r"\s*(\d+)\s+(\d+)\s+(-?\d+)\s+(\S+)\s+(\d+) ")
 
 
-def _started(m: re.Match[str]) -> datetime | None:
-    month = _MONTHS.get(m.group(7))
-    if month is None:
+def parse_lstart(raw: str) -> datetime | None:
+    """The 24-character lstart date, or None when it names no real date."""
+    m = _LSTART.fullmatch(raw)
+    month = _MONTHS.get(m.group(1)) if m else None
+    if m is None or month is None:
         return None
     try:
-        day, hour, minute, second, year = (int(m.group(i)) for i in (8, 9, 10, 11, 12))
+        day, hour, minute, second, year = (int(m.group(i)) for i in (2, 3, 4, 5, 6))
         return datetime(year, month, day, hour, minute, second)
     except ValueError:
         return None
 
 
+def column_gap(tails: list[str]) -> str:
+    """What separates lstart from the command in one ps output: BSD_GAP or PROCPS_GAP.
+
+    `tails` is the text after each row's date. Every BSD row has the full gap; a procps
+    row has a single space, so one row without the full gap decides procps. (A procps
+    output in which *every* command starts with four spaces cannot be told apart; a
+    full `ps -ax` always lists ps itself.) A row with no command says nothing: its
+    trailing spaces may have been trimmed on the way.
+    """
+    evidence = [t for t in tails if t.strip()]
+    return BSD_GAP if all(t.startswith(BSD_GAP) for t in evidence) else PROCPS_GAP
+
+
 def parse_ps(text: str) -> list[ProcInfo]:
     """Rows of `ps_argv()` from BSD ps (macOS) or procps (Linux)."""
-    out: list[ProcInfo] = []
+    rows: list[tuple[re.Match[str], str, str]] = []
     for n, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
-        m = _PS_ROW.fullmatch(line)
-        if m is None:
+        m = _HEAD.match(line)
+        raw = line[m.end() : m.end() + LSTART_LEN] if m else ""
+        if m is None or _LSTART.fullmatch(raw) is None:
             raise ParseError(f"ps line {n}: unexpected row {line[:80]!r}")
+        tail = line[m.end() + LSTART_LEN :]
+        if tail and not tail.startswith(" "):
+            raise ParseError(f"ps line {n}: no column gap after the start time {line[:80]!r}")
+        rows.append((m, raw, tail))
+    gap = column_gap([tail for _, _, tail in rows])
+    out: list[ProcInfo] = []
+    for m, raw, tail in rows:
+        command = tail[len(gap) :] if tail.strip() else ""
         pid, ppid, uid, pgid = (int(m.group(i)) for i in (1, 2, 3, 5))
-        out.append(
-            ProcInfo(pid, ppid, uid, m.group(4), pgid, _started(m), m.group(6), m.group(13) or "")
-        )
+        out.append(ProcInfo(pid, ppid, uid, m.group(4), pgid, parse_lstart(raw), raw, command))
     return out
