@@ -1,9 +1,10 @@
 """`svcctl adopt`: kill the strays, keep launchd's instance, verify exactly one runs.
 
 Kill only what you can identify (STYLE habit 7, FIELD F): each signal is ONE remote
-`sh -c` that re-reads `ps -o lstart=,command= -p PID` and signals only if it still equals
-what the audit recorded, so a reused pid is never signalled. Never PID 1, never launchd's
-instance, never a process that does not match. EPERM is reported with a remedy.
+`sh -c` that re-reads `ps -o lstart=,command= -p PID` and signals only if its start time
+and command, each read apart from the column gap, still equal what the audit parsed, so a
+reused pid is never signalled. Never PID 1, never launchd's instance, never a process
+that does not match. EPERM is reported with a remedy.
 """
 
 from __future__ import annotations
@@ -27,13 +28,24 @@ DEFAULT_GRACE = 5.0
 KILL_WAIT = 5.0
 ROUNDS = 3  # a killed stray's matching children show up as strays of their own next round
 
-# $1 pid, $2 "lstart command" as recorded, $3 signal (0: only check identity)
+# $1 pid, $2 lstart and $3 command as the audit parsed them, $4 signal (0: only check).
+# It runs on the Mac: POSIX sh (bash 3.2), BSD ps, no /proc (FACTS 5.4). lstart is the
+# first 24 characters; BSD ps pads it to 28 columns before the separator, procps does not
+# (FACTS 5.2), so the gap is learnt from this ps's own lstart width (`-o lstart=` alone
+# keeps its padding as trailing spaces) and the command compared without it.
 _SIGNAL = r"""
 [ "$1" -gt 1 ] 2>/dev/null || { echo refused; exit 0; }
-cur=$(LC_ALL=C TZ=UTC0 ps -o lstart=,command= -p "$1" 2>/dev/null) || { echo gone; exit 0; }
-[ "$cur" = "$2" ] || { echo changed; exit 0; }
-[ "$3" = 0 ] && { echo alive; exit 0; }
-if err=$(kill -s "$3" "$1" 2>&1); then echo sent; else echo "failed: $err"; fi
+export LC_ALL=C TZ=UTC0
+cur=$(ps -ww -o lstart=,command= -p "$1" 2>/dev/null) && [ -n "$cur" ] || { echo gone; exit 0; }
+rest=${cur#????????????????????????}
+start=${cur%"$rest"}
+width=$(ps -o lstart= -p $$ 2>/dev/null)
+gap=' '
+[ "${#width}" -gt 24 ] && gap='     '
+case $rest in "$gap"*) ;; *) echo changed; exit 0 ;; esac
+[ "$start" = "$2" ] && [ "${rest#"$gap"}" = "$3" ] || { echo changed; exit 0; }
+[ "$4" = 0 ] && { echo alive; exit 0; }
+if err=$(kill -s "$4" "$1" 2>&1); then echo sent; else echo "failed: $err"; fi
 """
 
 
@@ -42,8 +54,9 @@ class Kill:
     proc: ProcInfo
 
     @property
-    def identity(self) -> str:
-        return f"{self.proc.started_raw} {self.proc.command}"
+    def identity(self) -> tuple[str, str]:
+        """What must still hold right before the signal: parsed lstart, and command."""
+        return self.proc.started_raw, self.proc.command
 
 
 @dataclass(frozen=True)
@@ -105,7 +118,7 @@ class AdoptReport:
 
 def signal_checked(host: Host, kill: Kill, sig: str) -> str:
     """One remote call: signal only if the pid still is the process we identified."""
-    r = host.run(["sh", "-c", _SIGNAL, "sh", str(kill.proc.pid), kill.identity, sig])
+    r = host.run(["sh", "-c", _SIGNAL, "sh", str(kill.proc.pid), *kill.identity, sig])
     return r.stdout.strip() or f"failed: exit {r.rc} {r.tail()}"
 
 

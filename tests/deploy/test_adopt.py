@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import signal
 import subprocess
+from dataclasses import replace
 
 import pytest
 
 from svcctl.host.ssh import SSHHost, SSHTarget
-from svcctl.model import ProcInfo
 from svcctl.ops.adopt import Kill, signal_checked
+from svcctl.procs import parse_ps, ps_argv
 from tests.deploy.site import Sampler, Service, Site, wait_line
 from tests.testbed.jobs import detached, wait_for
 
@@ -104,20 +105,26 @@ def test_adopt_kills_a_stray_that_ignores_sigterm_after_the_grace(service: Servi
 
 def test_a_reused_pid_is_never_signalled(service: Service, site: Site) -> None:
     pid = service.start_stray()
-    row = site.sh(site.main, f"LC_ALL=C TZ=UTC0 ps -o lstart=,command= -p {pid}").stdout
-    started, command = row[:24], row[25:].strip()
     host = SSHHost(site.main, SSHTarget(site.main, ssh_config=site.ssh_config,
                                         user=site.user))
     with host:
-        def kill(lstart: str, cmd: str) -> str:
-            proc = ProcInfo(pid, 1, site.uid, "x", pid, None, lstart, cmd)
-            return signal_checked(host, Kill(proc), "TERM")
+        # the stray as audit reads it: the host's own ps, through the real probe
+        procs = {p.pid: p for p in parse_ps(host.run(ps_argv()).stdout)}
+        proc = procs[pid]
+        assert proc.command.endswith(f" {service.script} v1 run"), proc
+        assert len(proc.started_raw) == 24
 
+        def kill(started: str, command: str, sig: str = "TERM") -> str:
+            return signal_checked(host, Kill(replace(proc, started_raw=started,
+                                                     command=command)), sig)
+
+        assert kill(proc.started_raw, proc.command, "0") == "alive"
         # same pid, another start time or command: a different process now
-        assert kill("Mon Jan  1 00:00:00 2001", command) == "changed"
-        assert kill(started, command + " x") == "changed"
+        assert kill("Mon Jan  1 00:00:00 2001", proc.command) == "changed"
+        assert kill(proc.started_raw, proc.command + " x") == "changed"
+        assert kill(proc.started_raw, "    " + proc.command) == "changed"  # not the gap
         assert service.pids() == [pid]
-        assert kill(started, command) == "sent"
+        assert kill(proc.started_raw, proc.command) == "sent"
     service.site.sh(site.main, f"while kill -0 {pid} 2>/dev/null; do sleep 0.1; done",
                     timeout=10)
     assert service.pids() == []
