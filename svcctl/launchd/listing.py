@@ -27,6 +27,16 @@ def decode_wait_status(raw: int) -> tuple[int | None, int | None]:
     return None, raw & 0x7F
 
 
+def concerns(line: str, label: str | None) -> bool:
+    """Could an unrecognised line be about `label`? Without a label, any line could.
+
+    launchctl prints a label verbatim on its own row, so a row that does not contain the
+    label's text cannot be that label's; one that does (even as part of a longer label)
+    leaves doubt, and doubt is a parse error: the caller reports `uninspectable`.
+    """
+    return label is None or label in line
+
+
 # --- launchctl list (FACTS 3.1) --------------------------------------------------------
 
 
@@ -34,19 +44,31 @@ def _list_status(raw: str, where: str) -> int | None:
     return None if raw == "-" else to_int(raw, where)
 
 
-def parse_list(text: str) -> list[ListEntry]:
-    """`PID<TAB>Status<TAB>Label` rows; spaces tolerated as pyinfra does. Status is decoded."""
+def _list_row(line: str, n: int) -> ListEntry:
+    parts = line.split("\t", 2) if line.count("\t") >= 2 else line.split(None, 2)
+    if len(parts) != 3 or not parts[2].strip():
+        raise ParseError(f"launchctl list line {n}: expected PID, status, label: {line[:80]!r}")
+    pid_raw, status_raw = parts[0].strip(), parts[1].strip()
+    pid = None if pid_raw == "-" else to_int(pid_raw, f"launchctl list line {n} PID")
+    status = _list_status(status_raw, f"launchctl list line {n} status")
+    return ListEntry(parts[2].strip(), pid, status, status_raw)
+
+
+def parse_list(text: str, label: str | None = None) -> list[ListEntry]:
+    """`PID<TAB>Status<TAB>Label` rows; spaces tolerated as pyinfra does. Status is decoded.
+
+    With `label`, a row this parser does not recognise is skipped when it does not
+    contain that label's text (it cannot be that label's row); without, it is an error.
+    """
     out: list[ListEntry] = []
     for n, line in enumerate(text.split("\n"), 1):
         if not line.strip() or (not out and line.split()[:1] == ["PID"]):
             continue
-        parts = line.split("\t", 2) if line.count("\t") >= 2 else line.split(None, 2)
-        if len(parts) != 3 or not parts[2].strip():
-            raise ParseError(f"launchctl list line {n}: expected PID, status, label: {line[:80]!r}")
-        pid_raw, status_raw = parts[0].strip(), parts[1].strip()
-        pid = None if pid_raw == "-" else to_int(pid_raw, f"launchctl list line {n} PID")
-        status = _list_status(status_raw, f"launchctl list line {n} status")
-        out.append(ListEntry(parts[2].strip(), pid, status, status_raw))
+        try:
+            out.append(_list_row(line, n))
+        except ParseError:
+            if concerns(line, label):
+                raise
     return out
 
 

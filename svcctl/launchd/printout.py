@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from svcctl.errors import ParseError
-from svcctl.launchd.listing import to_int
+from svcctl.launchd.listing import concerns, to_int
 from svcctl.model import Domain, DomainKind, JobState, ListEntry
 
 
@@ -176,11 +176,25 @@ def parse_service_line(line: str) -> ListEntry:
     return ListEntry(m.group(3), pid, status, m.group(2))
 
 
-def parse_print_domain(text: str) -> list[ListEntry]:
+def parse_print_domain(text: str, label: str | None = None) -> list[ListEntry]:
+    """The `services = {` rows of `launchctl print <domain>` (FACTS 2.7).
+
+    With `label`, a row this parser does not recognise is skipped when it cannot concern
+    that label (`concerns`); without, every such row is a ParseError.
+    """
     doc = _split_print(text, "launchctl print <domain>")
     if "services" not in doc.blocks:
         raise ParseError(f"launchctl print <domain>: no services block for {doc.target}")
-    return [parse_service_line(x) for x in doc.blocks["services"] if x.strip()]
+    out: list[ListEntry] = []
+    for line in doc.blocks["services"]:
+        if not line.strip():
+            continue
+        try:
+            out.append(parse_service_line(line))
+        except ParseError:
+            if concerns(line, label):
+                raise
+    return out
 
 
 # --- print-disabled (FACTS 2.6) ---------------------------------------------------------
