@@ -20,12 +20,23 @@ from svcctl.launchd import (
 )
 from svcctl.procs import parse_ps
 
+
+def parse_list_for_label(text: str) -> object:
+    return parse_list(text, "a.b")  # tolerant of rows that cannot be a.b's
+
+
+def parse_print_domain_for_label(text: str) -> object:
+    return parse_print_domain(text, "a.b")
+
+
 PARSERS: list[Callable[[str], object]] = [
     parse_list,
+    parse_list_for_label,
     parse_list_label,
     parse_print,
     parse_print_disabled,
     parse_print_domain,
+    parse_print_domain_for_label,
     parse_service_line,
     parse_ps,
 ]
@@ -59,6 +70,9 @@ TOKENS = st.sampled_from(
         "false",
         "enabled",
         "Mon Jun 16 14:23:09 2025",
+        "Mon Jun 16 14:23:09 2025     ",
+        "    1     0     0 root         1 ",
+        "(Python)",
         "Xyz Jun 31 99:99:99 2025",
         "a.b",
         "\u2028",
