@@ -122,6 +122,13 @@ def signal_checked(host: Host, kill: Kill, sig: str) -> str:
     return r.stdout.strip() or f"failed: exit {r.rc} {r.tail()}"
 
 
+def _hidden_remedy(svc: ServiceSpec, spec: HostSpec, p: ProcInfo) -> str:
+    # a Mac's ps shows only `(comm)` for another user's process (FACTS 5.2)
+    return (f"pid {p.pid} ({p.user}, uid {p.uid}, {p.command}) hides its arguments from this "
+            f"user, so svcctl cannot tell whether it is a copy and signals nothing: rerun as "
+            f"root: `svcctl adopt {svc.name} --host {spec.name} --user root`")
+
+
 def _remedy(svc: ServiceSpec, spec: HostSpec, p: ProcInfo, why: str) -> str:
     return (f"pid {p.pid} ({p.user}, uid {p.uid}) could not be signalled: {why}; it was "
             f"started by another user or with sudo: rerun as root: "
@@ -208,8 +215,11 @@ def _apply(t: Target, plan: AdoptPlan, rec: Recorder, grace: float, stay_up: flo
                 rec.run("wait", partial(_wait_bootouts, t, current.bootouts))
             if interrupt():
                 raise StepFailed(f"interrupted by {interrupt.name}")
-            current = plan_adopt(svc, spec, t.observe(), grace)
+            seen = t.observe()
+            current = plan_adopt(svc, spec, seen, grace)
             if not current.kills and not current.bootouts:
+                if seen.hidden:  # never signal what cannot be identified (STYLE 7)
+                    raise StepFailed("; ".join(_hidden_remedy(svc, spec, p) for p in seen.hidden))
                 break
             if round_ == ROUNDS - 1:
                 raise StepFailed(f"strays keep appearing: {[k.proc.pid for k in current.kills]}")

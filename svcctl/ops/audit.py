@@ -212,7 +212,8 @@ def _assess_service(spec: HostSpec, svc: ServiceSpec, plan: _Plan,
         if rc != 0:
             return launchctl_failed(target, rc, err)
         try:
-            entries = parse_print_domain(out)
+            # an unknown row about another label cannot hide this one (issue 9)
+            entries = parse_print_domain(out, svc.label)
         except ParseError as exc:
             return uninspectable(f"cannot read launchctl print {target}: {exc}")
         for entry in entries:

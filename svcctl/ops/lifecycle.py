@@ -23,7 +23,7 @@ from svcctl.launchd import (
 )
 from svcctl.model import Finding, HealthCheck, HostSpec, ServiceSpec
 from svcctl.ops.audit import probe_host
-from svcctl.procs import detect_respawn, is_crashlooping
+from svcctl.procs import detect_respawn, is_crashlooping, is_known_running
 
 DEFAULT_EXIT_TIMEOUT = 5  # launchd's modern default (FACTS 4)
 STOP_MARGIN = 5.0
@@ -137,7 +137,8 @@ def judge_window(samples: list[Sample], stay_up: float,
         if len(managed) > 1:
             return "fail", f"{len(managed)} instances: {describe_instances(f)}"
         job = f.job
-        up = job is not None and job.pid is not None and len(managed) == 1
+        # `xpcproxy`, `SIGTERMed` and states FACTS 3.3 does not list are not "up"
+        up = job is not None and is_known_running(job) and len(managed) == 1
         if good is None:
             if up:
                 good = s

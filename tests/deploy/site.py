@@ -57,27 +57,34 @@ while True:
     time.sleep(0.5)
 '''
 
-# Runs on the host until its stdin closes: every few ms, count the processes running
-# the service script (argv[1] == the script, exactly; decoys never count). The script
-# path comes on stdin's first line, so the sampler's own argv never matches.
+# Runs until its stdin closes: every few ms, count the processes running the service
+# script (argv[1] == the script, exactly; decoys never count). The script path comes on
+# stdin's first line, so the sampler's own argv never matches. On a real Mac it runs
+# there, with ps; for a testbed host it runs on the real machine and reads /proc for
+# that host's pid namespace (SAMPLER_PIDNS), reporting the pids the host sees.
 SAMPLER_PY = r'''
 import json, os, subprocess, sys, threading, time
 script = sys.stdin.readline().strip()
 stop = threading.Event()
 threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+pidns = os.environ.get("SAMPLER_PIDNS")
 def scan():
     out = []
-    if os.path.isdir("/proc/self"):
+    if pidns:  # a testbed host, seen from the real machine: its pid namespace only
         for d in os.listdir("/proc"):
             if not d.isdigit():
                 continue
             try:
+                if os.readlink(f"/proc/{d}/ns/pid") != pidns:
+                    continue
                 with open(f"/proc/{d}/cmdline", "rb") as fh:
                     argv = fh.read().split(b"\0")
-            except OSError:
+                if len(argv) > 1 and argv[1].decode(errors="replace") == script:
+                    with open(f"/proc/{d}/status") as fh:
+                        nspid = next(x for x in fh if x.startswith("NSpid:")).split()[-1]
+                    out.append(int(nspid))
+            except (OSError, StopIteration):
                 continue
-            if len(argv) > 1 and argv[1].decode(errors="replace") == script:
-                out.append(int(d))
         return out
     ps = subprocess.run(["ps", "-axo", "pid=,command="], capture_output=True, text=True)
     for line in ps.stdout.splitlines():
@@ -201,7 +208,10 @@ class Service:
     # -- the host's truth, read without svcctl --------------------------------------
     def pids(self, host: str | None = None) -> list[int]:
         """pids whose argv[1] is the service script (as the sampler counts them)."""
-        out = self.site.sh(host or self.site.main, "ps -axo pid=,command=").stdout
+        # as root on the testbed: a Mac's ps hides other users' arguments (FACTS 5.2), and
+        # strays started with sudo must count too
+        out = self.site.sh(host or self.site.main, "ps -axo pid=,command=",
+                           user="root" if self.site.kind == "testbed" else None).stdout
         return sorted(int(p[0]) for p in (x.split() for x in out.splitlines())
                       if len(p) > 2 and p[2] == self.script and "python" in p[1].lower())
 
@@ -268,10 +278,19 @@ class Sampler:
 
     def __enter__(self) -> Sampler:
         site = self.svc.site
-        site.put(self.host, f"{site.home}/.svcctl-sampler.py", SAMPLER_PY)
-        self.proc = subprocess.Popen(
-            site.ssh_argv(self.host, f"/usr/bin/python3 {site.home}/.svcctl-sampler.py"),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if site.kind == "testbed":
+            # from the real machine, through /proc: a Mac's has none, and the hosts' ps goes
+            # through the emulator (tens of ms a scan); the instrument must stay at ms
+            state = json.loads((site.ssh_config.parent / "state.json").read_text())
+            pidns = state["hosts"][self.host]["pidns"]
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", SAMPLER_PY], env={**os.environ, "SAMPLER_PIDNS": pidns},
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        else:
+            site.put(self.host, f"{site.home}/.svcctl-sampler.py", SAMPLER_PY)
+            self.proc = subprocess.Popen(
+                site.ssh_argv(self.host, f"/usr/bin/python3 {site.home}/.svcctl-sampler.py"),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.proc.stdin is not None
         self.proc.stdin.write(self.svc.script + "\n")
         self.proc.stdin.flush()
