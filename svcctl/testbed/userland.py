@@ -74,10 +74,12 @@ class MacPython:
 
 
 def find_mac_python() -> MacPython | None:
-    """$SVCCTL_MAC_PYTHON (a python3.9 binary), else pyenv's newest 3.9, else none."""
+    """$SVCCTL_MAC_PYTHON (a python3.9 binary), else pyenv's newest 3.9, else python3.9 on
+    PATH, else none."""
     candidates = [os.environ.get("SVCCTL_MAC_PYTHON", "")]
     candidates += sorted(glob.glob("/root/.pyenv/versions/3.9.*/bin/python3.9"),
                          key=_version_key, reverse=True)
+    candidates.append(shutil.which("python3.9") or "")
     for cand in candidates:
         if not cand or not os.access(cand, os.X_OK):
             continue

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import glob
 import json
 import os
 import shutil
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from svcctl.testbed.userland import find_mac_python
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -33,19 +34,14 @@ def mac_python() -> str:
     `python3.9` on PATH. It must really be 3.9. The answer is the interpreter's own
     `sys.executable`, not a wrapper such as a pyenv shim that execs it.
     """
-    pyenv = sorted(
-        glob.glob("/root/.pyenv/versions/3.9.*/bin/python3.9"),
-        key=lambda p: [int(n) if n.isdigit() else -1 for n in Path(p).parents[1].name.split(".")],
-    )
-    wanted = os.environ.get(MAC_PYTHON_ENV) or (pyenv[-1] if pyenv else "python3.9")
-    found = shutil.which(wanted)
-    if found is None:
+    mac = find_mac_python()  # the same interpreter the simulated hosts give /usr/bin/python3
+    if mac is None:
         pytest.fail(
-            f"no Python 3.9 to run the guard as a Mac would: {wanted} not found (set "
-            f"{MAC_PYTHON_ENV}, or install /root/.pyenv/versions/3.9.*/bin/python3.9 or "
-            "python3.9 on PATH)",
+            f"no Python 3.9 to run the guard as a Mac would (set {MAC_PYTHON_ENV}, or install "
+            "/root/.pyenv/versions/3.9.*/bin/python3.9 or python3.9 on PATH)",
             pytrace=False,
         )
+    found = str(mac.prefix / "bin" / "python3.9")
     out = subprocess.run(
         [found, "-c", "import sys; print('%d.%d' % sys.version_info[:2], sys.executable)"],
         capture_output=True,
