@@ -1,7 +1,7 @@
 #!/usr/bin/python3 -Es
 """`launchctl` for simulated macOS hosts: forwards argv to the launchd emulator.
 
-Self-contained (stdlib only, no package imports): installed as /usr/local/bin/launchctl.
+Self-contained (stdlib only, no package imports): installed as /bin/launchctl (userland.py).
 Sends one JSON line, prints the reply's `out`/`err` byte-exact, exits with its `rc`.
 It runs for every launchctl call on a host, so it stays lean: the C-level `_socket`
 instead of `socket`, a hand-written JSON request and the emulator's length-prefixed
