@@ -156,6 +156,9 @@ def provision(hostdir: HostDir, name: str, address: str, client_pubkey: str,
     if lib.exists():
         shutil.rmtree(lib)
     shutil.copytree(EMULATOR_SRC, lib, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    # compiled once here: ps runs as any user, who could not write the bytecode cache
+    subprocess.run([emulator_python(), "-m", "compileall", "-q", str(lib)], check=True,
+                   capture_output=True)
     for path in [hostdir.lib, *hostdir.lib.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     # the layer setup.sh lays over /usr: macOS's userland, /bin/launchctl among it

@@ -84,7 +84,8 @@ def handle_admin(mgr: Manager, uid: int, message: dict[str, object]) -> Reply:
 
 
 def handle_ps(mgr: Manager, uid: int, pid: int, message: dict[str, object]) -> dict[str, object]:
-    """`{"ps": true, "argv": [...]}` from the ps/pgrep shim: the rows this peer may see.
+    """`{"ps": true, "argv": [...], "env": bool}` from the ps shim: the rows this peer may see
+    (environments only when asked for: `ps -E`).
 
     Any uid may ask (ps is not privileged on a Mac); what it may read is decided by
     `proctable.visible_rows` from the peer's SO_PEERCRED uid (DESIGN.md)."""
@@ -92,7 +93,7 @@ def handle_ps(mgr: Manager, uid: int, pid: int, message: dict[str, object]) -> d
     caller_argv = argv if isinstance(argv, list) and all(isinstance(a, str) for a in argv) else None
     try:
         base = proctable.proc_root(mgr.cfg.root)
-        procs = proctable.read_table(base)
+        procs = proctable.read_table(base, with_env=message.get("env", True) is not False)
         rows = proctable.visible_rows(procs, uid, pid, caller_argv)
         mem_kb = proctable.mem_total_kb(base)
     except Exception:

@@ -86,7 +86,8 @@ def _status_fields(text: str) -> dict[str, str]:
     return out
 
 
-def _read_one(base: Path, pid: int, btime: float, tick: int, page_kb: int) -> Proc | None:
+def _read_one(base: Path, pid: int, btime: float, tick: int, page_kb: int,
+              with_env: bool = True) -> Proc | None:
     d = base / str(pid)
     try:
         stat = (d / "stat").read_bytes().decode("utf-8", "surrogateescape")
@@ -109,8 +110,9 @@ def _read_one(base: Path, pid: int, btime: float, tick: int, page_kb: int) -> Pr
     with contextlib.suppress(OSError):
         raw = (d / "cmdline").read_bytes()
         argv = _split_nul(raw) if raw else None  # empty: kernel thread or zombie
-    with contextlib.suppress(OSError):
-        env = _split_nul((d / "environ").read_bytes())
+    if with_env:  # only `ps -E` shows it: the rest of the table is cheaper without
+        with contextlib.suppress(OSError):
+            env = _split_nul((d / "environ").read_bytes())
     exe_name = ""
     with contextlib.suppress(OSError):
         exe_name = os.path.basename(os.readlink(d / "exe")).removesuffix(" (deleted)")
@@ -143,13 +145,14 @@ def mem_total_kb(base: Path) -> int:
     return 0
 
 
-def read_table(base: Path) -> list[Proc]:
+def read_table(base: Path, with_env: bool = True) -> list[Proc]:
     """Every process in `base` (a procfs), in pid order; reads arguments as root."""
     btime = boot_time(base)
     tick = os.sysconf("SC_CLK_TCK")
     page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
     pids = sorted(int(e.name) for e in os.scandir(base) if e.name.isdigit())
-    return [p for p in (_read_one(base, pid, btime, tick, page_kb) for pid in pids) if p]
+    return [p for p in (_read_one(base, pid, btime, tick, page_kb, with_env) for pid in pids)
+            if p]
 
 
 def may_read_args(caller_uid: int, proc: Proc) -> bool:

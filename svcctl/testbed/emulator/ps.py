@@ -1080,8 +1080,16 @@ def run_pkill(args: list[str], table: dict[str, Any], my_pid: int, my_ppid: int,
 
 
 # ---- the edges: socket, environment, streams ------------------------------------------------
-def fetch_table(path: str, argv: list[str]) -> dict[str, Any]:
-    request = json.dumps({"ps": True, "argv": argv}) + "\n"
+def wants_env(prog: str, args: list[str]) -> bool:
+    """Could these arguments show environments (`-E`, BSD-style `e`)? Only ps's can. Pure."""
+    if prog != "ps":
+        return False
+    return any((a.startswith("-") and "E" in a) or (i == 0 and not a.startswith("-") and "e" in a)
+               for i, a in enumerate(args))
+
+
+def fetch_table(path: str, argv: list[str], env: bool = True) -> dict[str, Any]:
+    request = json.dumps({"ps": True, "argv": argv, "env": env}) + "\n"
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(30)
         sock.connect(path)
@@ -1129,7 +1137,7 @@ def main() -> int:
     path = os.environ.get("SVCCTL_LAUNCHD_SOCKET", DEFAULT_SOCKET)
     args = sys.argv[1:]
     try:
-        table = fetch_table(path, [sys.argv[0], *args])
+        table = fetch_table(path, [sys.argv[0], *args], wants_env(prog, args))
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         sys.stderr.write(f"{prog}: cannot read the process table: {reason}\n")
