@@ -23,7 +23,6 @@ from svcctl.model import (
     DomainKind,
     Finding,
     HostSpec,
-    Instance,
     Inventory,
     JobState,
     ProcInfo,
@@ -237,40 +236,33 @@ def _assess_service(spec: HostSpec, svc: ServiceSpec, plan: _Plan,
 
 
 def apply_guard_holder(finding: Finding, lock: bytes, procs: Sequence[ProcInfo]) -> Finding:
-    """A live guard holder that is not launchd's instance is a stray (issue: guard contract)."""
+    """Name the guard lock's holder in the finding, when the process table already counts it.
+
+    The guard directory is 0666 on purpose (svcctl.guard): any local user can write a
+    record naming any pid. So the record is a hint, never evidence: it only adds a note
+    to an instance the process table identified (launchd's, or a stray that matched the
+    program), and never adds an instance nor changes the verdict (issue 10 §2).
+    """
     record = parse_record(lock)
     if record is None:
         return finding  # free, or being written this instant
-    by_pid = {p.pid: p for p in procs}
-    proc = by_pid.get(int(record["pid"]))
+    known = {i.proc.pid: i for i in finding.instances}
+    instance = known.get(int(record["pid"]))
+    if instance is None:
+        return finding  # not a process the table calls an instance: nothing to say
+    proc = instance.proc
     live = None
-    if proc is not None and proc.started is not None:
+    if proc.started is not None:
         epoch = proc.started.replace(tzinfo=UTC).timestamp()
         live = StartTime(epoch, f"lstart:{int(epoch)}")
-    holder = judge(record, live, proc is not None)
-    if proc is None or holder.same_process is False:
-        return finding  # the holder is gone: the lock is free for the next start
+    holder = judge(record, live, True)
+    if holder.same_process is False:
+        return finding  # the holder is gone and its pid reused: the lock is free
     note = (f"guard lock held by pid {holder.pid} since {holder.since} "
             f"({' '.join(holder.command) or proc.command})")
-    known = {i.proc.pid: i for i in finding.instances}
-    managed_pids = {i.proc.pid for i in finding.instances if i.managed}
-    managed_pids |= {c for i in finding.instances if i.managed for c in i.children}
-    if proc.pid in managed_pids:
-        return replace(finding, detail=f"{finding.detail}; {note}")
-    instances = finding.instances
-    if proc.pid not in known:
-        stray = Instance(proc, False, None, (), "holds the service's guard lock, "
-                         "but is not launchd's instance (stray)")
-        instances = (*instances, stray)
-    verdict = finding.verdict
-    if verdict in (Verdict.OK, Verdict.CRASHLOOP):
-        verdict = Verdict.DUPLICATE
-    elif verdict is Verdict.DOWN:
-        verdict = Verdict.STRAY
-    elif verdict is Verdict.BLOCKED:
+    if finding.verdict is Verdict.BLOCKED and not instance.managed:
         note = f"blocked by pid {holder.pid}: " + note
-    return replace(finding, verdict=verdict, instances=instances,
-                   detail=f"{note}; {finding.detail}")
+    return replace(finding, detail=f"{note}; {finding.detail}")
 
 
 def run_audit(inv: Inventory, host_names: Sequence[str], services: Sequence[ServiceSpec],
