@@ -27,81 +27,126 @@ from datetime import UTC, datetime
 from typing import Any
 
 from svcctl.errors import HostError, LockHeldError
-from svcctl.host.base import Host
+from svcctl.host.base import Host, Result
 
 LOCK_DIR = "/tmp/svcctl-deploy"  # /tmp: one directory for root and every user (FIELD I)
 DEFAULT_TTL = 900.0
 DEFAULT_WAIT = 5.0
 CI_VARS = ("SVCCTL_CI_RUN", "GITHUB_RUN_ID", "CI_PIPELINE_ID", "BUILD_ID", "CIRCLE_WORKFLOW_ID")
 
-# $1 dir, $2 lock file, $3 temp name, $4 record. rc 0: taken; rc 3: held (record on stdout);
-# rc 71: the directory is not one svcctl may trust (stderr says why).
-# The directory is shared by every user (FIELD I), so whoever creates it first could
-# fake or delete locks: it must be a real directory owned by root or by us, and sticky
-# if others may write to it. `ls -ldn` reads owner and mode on macOS and Linux alike.
-_ACQUIRE = r"""
-mkdir -p "$1" 2>/dev/null && chmod 1777 "$1" 2>/dev/null
-if [ -L "$1" ] || [ ! -d "$1" ]; then echo "$1 is not a directory" >&2; exit 71; fi
-set -- "$@" $(ls -ldn "$1")
-mode=${5%[+@.]} owner=$7
-if [ "$owner" != 0 ] && [ "$owner" != "$(id -u)" ]; then
-  # root takes over a directory a user created first (as svcctl.guard does): after the
-  # chown that user can no longer delete others' locks; anyone else is refused
-  if [ "$(id -u)" = 0 ] && chown 0 "$1" && chmod 1777 "$1"; then mode=drwxrwxrwt
-  else echo "$1 is owned by uid $owner" >&2; exit 71; fi
-fi
-case "$mode" in ????????w? | ?????w????) case "$mode" in *t|*T) ;;
-  *) echo "$1 is writable by others and not sticky ($mode)" >&2; exit 71;; esac;; esac
-printf '%s' "$4" > "$3" || exit 70
-if ln "$3" "$2" 2>/dev/null; then rm -f "$3"; exit 0; fi
-rm -f "$3"; cat "$2" 2>/dev/null; exit 3
+# Every script starts with these. The directory is shared by every user (FIELD I) and any
+# of them can plant files in it, so nothing there is followed, chmod'ed or overwritten
+# unless we just created it (issue 10 §2). rc 71: the directory is not one svcctl may
+# trust; rc 72: a path svcctl must read is not a plain file; rc 7: a breaker that is stale
+# and cannot be removed; rc 70: cannot write. Each names the path and its owner on stderr.
+# `ls -ld(n)` reads owner and mode on macOS and Linux alike (FACTS §5.4: no GNU stat).
+_COMMON = r"""
+set -f
+unset CDPATH
+owner_of() { set -- $(ls -ld "$1" 2>/dev/null); echo "${3:-?}"; }
+trusted() {
+  if [ -L "$1" ]; then echo "$1 is a symbolic link (owner $(owner_of "$1"))" >&2; exit 71; fi
+  if [ ! -d "$1" ]; then echo "$1 is not a directory" >&2; exit 71; fi
+  set -- "$1" $(ls -ldn "$1")
+  mode=${2%[+@.]}
+  if [ "$4" != 0 ] && [ "$4" != "$(id -u)" ]; then
+    echo "$1 is owned by uid $4 ($(owner_of "$1")), not root or us" >&2; exit 71
+  fi
+  case "$mode" in ????????w? | ?????w????) case "$mode" in *t|*T) ;;
+    *) echo "$1 is writable by others and not sticky ($mode)" >&2; exit 71;; esac;; esac
+}
+regular() {
+  if [ -L "$1" ] || { [ -e "$1" ] && [ ! -f "$1" ]; }; then
+    echo "$1 is not a plain file (owner $(owner_of "$1")): remove it" >&2; exit 72
+  fi
+}
+# a new file from a mktemp template: O_EXCL and a name nobody saw before it existed
+fresh() {
+  tmp=$(mktemp "$1") || exit 70
+  chmod 644 "$tmp" && printf '%s' "$2" > "$tmp" || { rm -f "$tmp"; exit 70; }
+}
 """
-# Takes the breaker directory $1, for up to about 5 s: rc 6 if another process keeps it.
+# $1 dir, $2 lock file, $3 temp template, $4 record. rc 0: taken; rc 3: held (record on
+# stdout). The directory must be a real directory owned by root or by us, and sticky if
+# others may write to it; made with `mkdir -m`, never chmod'ed by path.
+# Root takes over a directory a user created first (as svcctl.guard does), so that user
+# can no longer delete others' locks: it changes "." after `cd -P` into it and checking
+# that `pwd -P` is the lock directory's own path, so a symlink swapped in meanwhile
+# leads nowhere (chown and chmod act on the directory we stand in, not on a path).
+_ACQUIRE = _COMMON + r"""
+if [ ! -e "$1" ] && [ ! -L "$1" ]; then mkdir -m 1777 "$1" 2>/dev/null; fi
+if [ "$(id -u)" = 0 ] && [ ! -L "$1" ] && [ -d "$1" ]; then
+  set -- "$@" $(ls -ldn "$1")
+  if [ "$7" != 0 ]; then
+    real=$(cd -P "${1%/*}" && pwd -P)/${1##*/}
+    (cd -P "$1" && [ "$(pwd -P)" = "$real" ] && chown 0 . && chmod 1777 .) 2>/dev/null
+  fi
+fi
+trusted "$1"
+regular "$2"
+fresh "$3" "$4"
+if ln -n "$tmp" "$2" 2>/dev/null; then rm -f "$tmp"; exit 0; fi
+rm -f "$tmp"; regular "$2"; head -c 65536 "$2" 2>/dev/null; exit 3
+"""
+# Takes the breaker directory $2, for up to about 5 s: rc 6 if another process keeps it.
 # A breaker older than a minute was left by a process killed mid-script (SIGKILL skips
-# the trap), so it is removed. `find -mmin` reads its age on macOS and Linux alike.
-_BREAKER = r"""
-breaker=$1
+# the trap), so it is removed; one that cannot be (another user's, or not empty) is
+# reported, rc 7, never spun on. `find -mmin` reads its age on macOS and Linux alike.
+_BREAKER = _COMMON + r"""
+trusted "$1"
+breaker=$2
+stuck() {
+  echo "stale breaker $breaker $1 (owner $(owner_of "$breaker")): remove it" >&2; exit 7
+}
 i=0
 until mkdir "$breaker" 2>/dev/null; do
-  if [ -n "$(find "$breaker" -maxdepth 0 -mmin +1 2>/dev/null)" ]; then
-    rmdir "$breaker" 2>/dev/null; continue
-  fi
   i=$((i+1)); [ $i -gt 50 ] && exit 6
-  sleep 0.1
+  if [ -L "$breaker" ] || { [ -e "$breaker" ] && [ ! -d "$breaker" ]; }; then
+    stuck "is not a directory"
+  fi
+  if [ -n "$(find "$breaker" -maxdepth 0 -mmin +1 2>/dev/null)" ]; then
+    rmdir "$breaker" 2>/dev/null || [ ! -e "$breaker" ] || stuck "cannot be removed"
+  else
+    sleep 0.1
+  fi
 done
 trap 'rmdir "$breaker" 2>/dev/null' EXIT
 trap 'exit 129' HUP INT TERM PIPE
-shift
+shift 2
 """
-# $1 breaker, $2 lock file, $3 the exact record judged expired (or to break), $4 our
-# temp name, $5 our record. rc 0: ours now; rc 4: the file changed meanwhile (its
-# record, if any, on stdout), or a plain acquirer linked theirs first; rc 6: breaker busy
+# (after the breaker's shift) $1 lock file, $2 the exact record judged expired (or to
+# break), $3 temp template, $4 our record. rc 0: ours now; rc 4: the file changed
+# meanwhile (its record, if any, on stdout), or a plain acquirer linked theirs first
 _TAKEOVER = _BREAKER + r"""
+regular "$1"
 if [ -e "$1" ]; then
-  cur=$(cat "$1" 2>/dev/null)
+  cur=$(head -c 65536 "$1" 2>/dev/null)
   if [ "$cur" != "$2" ]; then printf '%s' "$cur"; exit 4; fi
   rm -f "$1" || exit 70
 fi
-printf '%s' "$4" > "$3" || exit 70
-if ln "$3" "$1" 2>/dev/null; then rm -f "$3"; exit 0; fi
-rm -f "$3"; cat "$1" 2>/dev/null; exit 4
+fresh "$3" "$4"
+if ln -n "$tmp" "$1" 2>/dev/null; then rm -f "$tmp"; exit 0; fi
+rm -f "$tmp"; regular "$1"; head -c 65536 "$1" 2>/dev/null; exit 4
 """
-# $1 breaker, $2 lock file, $3 our record, $4 temp name, $5 our record with a later
-# expiry. rc 0: renewed (rename: readers see the old record or the new, whole);
-# rc 4: not ours any more (the record there, if any, on stdout); rc 6: breaker busy
+# $1 lock file, $2 our record, $3 temp template, $4 our record with a later expiry.
+# rc 0: renewed (rename: readers see the old record or the new, whole); rc 4: not ours
+# any more (the record there, if any, on stdout). Ours, in a sticky directory: nobody
+# else can swap it between the check and the rename.
 _RENEW = _BREAKER + r"""
-cur=$(cat "$1" 2>/dev/null)
+regular "$1"
+cur=$(head -c 65536 "$1" 2>/dev/null)
 if [ "$cur" != "$2" ]; then printf '%s' "$cur"; exit 4; fi
-printf '%s' "$4" > "$3" || exit 70
-mv -f "$3" "$1" || { rm -f "$3"; exit 70; }
+fresh "$3" "$4"
+mv -f "$tmp" "$1" || { rm -f "$tmp"; exit 70; }
 """
-# $1 breaker, $2 lock file, $3 our record. rc 0: released; rc 4: not ours any more;
-# rc 5: gone; rc 6: breaker busy
+# $1 lock file, $2 our record. rc 0: released; rc 4: not ours any more; rc 5: gone
 _RELEASE = _BREAKER + r"""
-[ -e "$1" ] || exit 5
-[ "$(cat "$1")" = "$2" ] || exit 4
+[ -e "$1" ] || [ -L "$1" ] || exit 5
+regular "$1"
+[ "$(head -c 65536 "$1")" = "$2" ] || exit 4
 rm -f "$1"
 """
+_REFUSED = {7, 71, 72}  # the script named a path it will not touch, and its owner
 
 
 @dataclass(frozen=True)
@@ -198,36 +243,39 @@ class DeployLock:
         self.held: LockRecord | None = None
         self.ttl = DEFAULT_TTL
 
-    def _temp_name(self, record: LockRecord) -> str:
-        """Where a record is written in full before `ln` or `mv` puts it in place."""
-        return f"{LOCK_DIR}/.{self.service}.{record.token}"
+    @property
+    def _template(self) -> str:
+        """`mktemp`'s template for a record written in full before `ln` or `mv` puts it in
+        place: a fresh random name per write, never one derived from the published record."""
+        return f"{LOCK_DIR}/.{self.service}.XXXXXXXXXX"
+
+    def _run(self, script: str, *args: str) -> Result:
+        r = self.host.run(["sh", "-c", script, "sh", LOCK_DIR, *args])
+        if r.rc in _REFUSED:
+            raise HostError(f"{self.host.name}: refusing the deploy lock: {r.stderr.strip()}",
+                            hint="another user may have planted it: check it, then remove "
+                            f"it (the directory {LOCK_DIR} is created afresh)")
+        return r
 
     def read(self) -> LockRecord | None:
         result = self.host.run(["cat", self.path])
         return parse_lock(result.stdout) if result.ok else None
 
     def _try(self, record: LockRecord) -> tuple[bool, str]:
-        tmp = self._temp_name(record)
-        r = self.host.run(["sh", "-c", _ACQUIRE, "sh", LOCK_DIR, self.path, tmp, record.text()])
+        r = self._run(_ACQUIRE, self.path, self._template, record.text())
         if r.rc == 0:
             return True, ""
         if r.rc == 3:
             return False, r.stdout
-        if r.rc == 71:
-            raise HostError(f"{self.host.name}: refusing the deploy lock directory: "
-                            f"{r.stderr.strip()}",
-                            hint=f"another user may have planted it: check it, then `sudo chown "
-                            f"root {LOCK_DIR}` or remove it")
         raise HostError(f"{self.host.name}: cannot create the deploy lock {self.path}: "
                         f"{r.tail()} (exit {r.rc})")
 
     def _take_over(self, text: str, record: LockRecord) -> bool:
         """Replace the record `text` (judged expired, or to break) with ours, atomically
         with respect to every other takeover and release: False if it changed first."""
-        tmp = self._temp_name(record)
-        # the script compares with "$(cat ...)", which drops trailing newlines: so must we
-        r = self.host.run(["sh", "-c", _TAKEOVER, "sh", self.breaker, self.path,
-                           text.rstrip("\n"), tmp, record.text()])
+        # the script compares with "$(head ...)", which drops trailing newlines: so must we
+        r = self._run(_TAKEOVER, self.breaker, self.path, text.rstrip("\n"), self._template,
+                      record.text())
         if r.rc == 0:
             return True
         if r.rc in (4, 6):
@@ -271,9 +319,8 @@ class DeployLock:
         if self.held is None:
             return
         renewed = replace(self.held, expires=time.time() + self.ttl)
-        tmp = self._temp_name(renewed)
-        r = self.host.run(["sh", "-c", _RENEW, "sh", self.breaker, self.path,
-                           self.held.text(), tmp, renewed.text()])
+        r = self._run(_RENEW, self.breaker, self.path, self.held.text(), self._template,
+                      renewed.text())
         if r.rc == 0:
             self.held = renewed
             return
@@ -294,9 +341,12 @@ class DeployLock:
     def release(self) -> str:
         if self.held is None:
             return "not held"
-        r = self.host.run(["sh", "-c", _RELEASE, "sh", self.breaker, self.path,
-                           self.held.text()])
-        self.held = None
+        try:
+            r = self._run(_RELEASE, self.breaker, self.path, self.held.text())
+        except HostError as exc:
+            return f"not released: {exc.message}"
+        finally:
+            self.held = None
         return {0: "released", 4: "no longer ours (taken over after expiry)",
                 5: "already gone", 6: f"not released: {self.breaker} stayed busy"}.get(
                     r.rc, f"release failed ({r.rc}): {r.tail()}")

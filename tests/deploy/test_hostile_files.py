@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from svcctl.errors import HostError, LockHeldError
 from svcctl.host.ssh import SSHHost, SSHTarget
-from svcctl.ops.lock import LOCK_DIR
+from svcctl.ops.lock import LOCK_DIR, DeployLock
 from tests.conftest import Hosts
 
 pytestmark = pytest.mark.testbed
@@ -57,6 +58,61 @@ def fresh_lock_dir(attacker: Hosts) -> Iterator[None]:
 
 def _service() -> str:
     return f"hostile{time.time_ns() % 10**9}"
+
+
+@pytest.mark.parametrize(("user", "target"), [("ops", "/Users/ops/Library/LaunchAgents"),
+                                              ("root", "/Library/LaunchDaemons")])
+def test_a_planted_lock_dir_symlink_is_refused_and_its_target_left_alone(
+        attacker: Hosts, fresh_lock_dir: None, user: str, target: str) -> None:
+    attacker.ssh(H, ["mkdir", "-p", target], user=user)
+    before = _mode(attacker, target)
+    as_nobody(attacker, f"ln -s {target} {LOCK_DIR}")
+    with _host(attacker, user) as host, pytest.raises(HostError, match="refusing"):
+        DeployLock(host, _service()).acquire(ttl=60, wait=0)
+    assert _mode(attacker, target) == before  # not made 1777
+    assert "hostile" not in attacker.ssh(H, ["ls", "-A", target], user="root").stdout
+
+
+def test_renewal_does_not_write_through_a_planted_temp_symlink(attacker: Hosts) -> None:
+    victim = "/Users/ops/victim.txt"
+    attacker.put(H, victim, "precious\n")
+    with _host(attacker) as host:
+        lock = DeployLock(host, _service())
+        lock.acquire(ttl=60, wait=0)
+        try:
+            token = json.loads(attacker.ssh(H, ["cat", lock.path]).stdout)["token"]
+            # the lock file is world-readable: its token once named the renewal's temp file
+            as_nobody(attacker, f"ln -s {victim} {LOCK_DIR}/.{lock.service}.{token}")
+            lock.ensure_held()
+            assert attacker.ssh(H, ["cat", victim]).stdout == "precious\n"
+            listing = attacker.ssh(H, ["ls", "-ln", lock.path]).stdout.split()
+            assert listing[0].startswith("-") and listing[2] == "501", listing  # ours, a file
+            assert lock.held is not None
+            assert attacker.ssh(H, ["cat", lock.path]).stdout == lock.held.text()
+            assert lock.release() == "released"
+        finally:
+            attacker.ssh(H, ["rm", "-f", lock.path, victim,
+                             f"{LOCK_DIR}/.{lock.service}.{token}"], user="root")
+
+
+def test_a_breaker_that_cannot_be_removed_is_reported_not_spun_on(attacker: Hosts) -> None:
+    with _host(attacker) as host:
+        lock = DeployLock(host, _service())
+        lock.acquire(ttl=60, wait=0)  # makes the directory, as ops
+        lock.release()
+        as_nobody(attacker, f"printf 'not a record' > {lock.path} && mkdir {lock.breaker} "
+                  f"&& touch {lock.breaker}/x && touch -t 202001010000 {lock.breaker}")
+        try:
+            started = time.monotonic()
+            with pytest.raises((HostError, LockHeldError)) as raised:
+                lock.acquire(ttl=60, wait=0)
+            assert time.monotonic() - started < 20
+            assert lock.breaker in str(raised.value) and "nobody" in str(raised.value)
+            spinning = attacker.ssh(H, ["pgrep", "-f", lock.breaker], user="root", check=False)
+            assert spinning.stdout.strip() == "", spinning.stdout
+        finally:
+            attacker.ssh(H, ["pkill", "-f", lock.breaker], user="root", check=False)
+            attacker.ssh(H, ["rm", "-rf", lock.breaker, lock.path], user="root")
 
 
 def _inventory(hosts: Hosts, tmp_path: Path, name: str) -> Path:
@@ -101,5 +157,3 @@ def test_a_forged_guard_record_makes_no_process_a_stray(attacker: Hosts, tmp_pat
     finally:
         attacker.ssh(H, ["kill", victim], check=False)
         attacker.ssh(H, ["rm", "-f", f"/tmp/svcctl-guard/{name}.lock"], user="root")
-
-

@@ -16,7 +16,7 @@ AS_501 = ["setpriv", "--reuid=501", "--regid=20", "--clear-groups"]
 def _acquire(directory: Path, prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
     lock = directory / "svc.lock"
     return subprocess.run([*(prefix or []), "sh", "-c", _ACQUIRE, "sh", str(directory), str(lock),
-                           f"{directory}/.tmp", '{"record": 1}'],
+                           f"{directory}/.tmp.XXXXXXXXXX", '{"record": 1}'],
                           capture_output=True, text=True, timeout=30)
 
 
@@ -35,8 +35,28 @@ def test_a_symlinked_directory_is_refused(tmp_path: Path) -> None:
     real.mkdir(mode=0o1777)
     (tmp_path / "locks").symlink_to(real)
     proc = _acquire(tmp_path / "locks")
-    assert proc.returncode == 71 and "not a directory" in proc.stderr
+    assert proc.returncode == 71 and "is a symbolic link" in proc.stderr
     assert list(real.iterdir()) == []
+
+
+def test_the_directory_is_made_with_mkdir_m_and_never_chmod_ed_by_path(tmp_path: Path) -> None:
+    target = tmp_path / "target"
+    target.mkdir(mode=0o755)
+    (tmp_path / "locks").symlink_to(target)  # planted before the first lock after boot
+    assert _acquire(tmp_path / "locks").returncode == 71
+    assert oct(target.stat().st_mode & 0o7777) == "0o755"  # was made 1777 (issue 10 §2)
+
+
+def test_a_lock_file_that_is_a_symlink_is_refused_naming_its_owner(tmp_path: Path) -> None:
+    d = tmp_path / "locks"
+    d.mkdir(mode=0o1777)
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (d / "svc.lock").symlink_to(victim)
+    proc = _acquire(d)
+    assert proc.returncode == 72 and "not a plain file (owner root)" in proc.stderr
+    assert victim.read_text() == "precious"
+    assert sorted(p.name for p in d.iterdir()) == ["svc.lock"]  # no temp file left
 
 
 def test_a_directory_of_another_user_is_refused_but_root_takes_it_over() -> None:
