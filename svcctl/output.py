@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from svcctl.model import Finding, Instance, Verdict
@@ -37,6 +38,25 @@ def _color(text: str, code: str) -> str:
     if os.environ.get("NO_COLOR") or not os.isatty(1):
         return text
     return f"\033[{code}m{text}\033[0m"
+
+
+# control characters, and the format ones (bidi overrides) that reorder what follows
+_UNSAFE = {"Cc", "Cf", "Zl", "Zp"}
+
+
+def safe(text: object) -> str:
+    """Text read from a host (lock and guard records, ps commands, error output), fit for a
+    terminal: every control or format character is shown escaped (`\\x1b`, `\\u202e`),
+    so no record can move the cursor, redraw a row or retitle the window (issue 10 §2).
+    The one function for that: JSON output stays exact and does not use it."""
+    out = []
+    for ch in str(text):
+        if unicodedata.category(ch) in _UNSAFE:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def next_step(f: Finding) -> str | None:
@@ -104,7 +124,7 @@ def audit_text(report: AuditReport) -> str:
 
 
 def _host_text(h: HostReport) -> list[str]:
-    head = f"== {h.host}" + ("" if h.reachable else f"  UNREACHABLE: {h.error}")
+    head = f"== {h.host}" + ("" if h.reachable else f"  UNREACHABLE: {safe(h.error)}")
     out = [head]
     if not h.findings:
         out.append("  (no services assigned)")
@@ -112,21 +132,22 @@ def _host_text(h: HostReport) -> list[str]:
     for lk in h.locks:
         state = "expired" if lk.expired else "HELD"
         who = lk.record.describe() if lk.record else "an unreadable record"
-        out.append(f"  deploy lock for {lk.service} {state}: {who}")
+        out.append(f"  deploy lock for {lk.service} {state}: {safe(who)}")
     for f in h.findings:
         pid = f.job.pid if f.job and f.job.pid else "-"
         mark = _color(f.verdict.value, "32" if f.verdict is Verdict.OK else "31")
         out.append(f"  {f.service:<{width}}  {mark:<10}  launchd pid {pid}")
         if f.verdict is not Verdict.OK and f.detail:
-            out.append(f"      {f.detail}")
+            out.append(f"      {safe(f.detail)}")
         for i in f.instances:
             p = i.proc
             kind = "launchd" if i.managed else "STRAY"
-            out.append(f"      {kind:<7} pid {p.pid:<7} ppid {p.ppid:<7} user {p.user:<8} "
-                       f"started {p.started_raw}  {p.command}")
+            out.append(f"      {kind:<7} pid {p.pid:<7} ppid {p.ppid:<7} "
+                       f"user {safe(p.user):<8} started {safe(p.started_raw)}  "
+                       f"{safe(p.command)}")
         step = next_step(f)
         if step:
-            out.append(f"      next: {step}")
+            out.append(f"      next: {safe(step)}")
     return out
 
 
@@ -152,7 +173,7 @@ ADOPT_SCHEMA = "svcctl.adopt/1"
 def step_line(host: str, r: StepRecord) -> str:
     mark = _color(r.outcome, "32" if r.outcome == "ok" else "33" if r.outcome == "skipped"
                   else "31")
-    return f"  {host}  {r.step:<16} {mark:<7} {r.duration:6.2f}s  {r.detail}"
+    return f"  {host}  {r.step:<16} {mark:<7} {r.duration:6.2f}s  {safe(r.detail)}"
 
 
 def step_json(r: StepRecord) -> dict[str, Any]:
@@ -172,7 +193,7 @@ def final_text(f: Finding | None) -> str:
     if f is None:
         return "final state unknown (host unreachable)"
     if f.verdict in (Verdict.UNINSPECTABLE, Verdict.UNREACHABLE):
-        return f"{f.verdict.value}: {f.detail}"  # "not loaded" would be a guess
+        return f"{f.verdict.value}: {safe(f.detail)}"  # "not loaded" would be a guess
     pid = f.job.pid if f.job and f.job.pid else None
     running = f"launchd pid {pid}" if pid else ("loaded, not running" if f.job else "not loaded")
     n = len(f.instances)
@@ -209,7 +230,7 @@ def deploy_json(report: DeployReport, command: str = "deploy") -> str:
 
 
 def plan_text(host: str, steps: list[Step]) -> list[str]:
-    return [f"  {host}  {i}. {s.kind:<10} {s.action}" for i, s in enumerate(steps, 1)]
+    return [f"  {host}  {i}. {s.kind:<10} {safe(s.action)}" for i, s in enumerate(steps, 1)]
 
 
 def deploy_text(report: DeployReport, command: str = "deploy") -> str:
@@ -223,16 +244,17 @@ def deploy_text(report: DeployReport, command: str = "deploy") -> str:
             continue
         head = f"{h.host}: {h.outcome}"
         if h.error:
-            head += f": {h.error}"
+            head += f": {safe(h.error)}"
         lines.append(head)
         if h.rollback is not None:
-            lines.append(f"  rollback: {h.rollback.outcome}: {h.rollback.detail}")
+            lines.append(f"  rollback: {h.rollback.outcome}: {safe(h.rollback.detail)}")
         if h.outcome != "not-attempted":
             lines.append(f"  now: {final_text(h.final)}")
             if h.final is not None:
                 for i in h.final.instances:
                     kind = "launchd" if i.managed else "STRAY"
-                    lines.append(f"    {kind} pid {i.proc.pid} {i.proc.user} {i.proc.command}")
+                    lines.append(f"    {kind} pid {i.proc.pid} {safe(i.proc.user)} "
+                                 f"{safe(i.proc.command)}")
     lines.append(f"{command} {report.service}: exit {report.exit_code}")
     return "\n".join(lines)
 
@@ -266,6 +288,6 @@ def adopt_text(service: str, reports: list[AdoptReport]) -> str:
             lines.append(f"{r.host}: adopt {service} plan:")
             lines += plan_text(r.host, r.plan)
             continue
-        lines.append(f"{r.host}: {r.outcome}" + (f": {r.error}" if r.error else ""))
+        lines.append(f"{r.host}: {r.outcome}" + (f": {safe(r.error)}" if r.error else ""))
         lines.append(f"  now: {final_text(r.final)}")
     return "\n".join(lines)

@@ -17,9 +17,12 @@ from pathlib import Path
 import pytest
 
 from svcctl.errors import HostError, LockHeldError
+from svcctl.host.quote import join
 from svcctl.host.ssh import SSHHost, SSHTarget
-from svcctl.ops.lock import LOCK_DIR, DeployLock
+from svcctl.ops.lock import LOCK_DIR, DeployLock, new_record
 from tests.conftest import Hosts
+from tests.deploy.site import Service, Site
+from tests.testbed.jobs import SERVICE_PY
 
 pytestmark = pytest.mark.testbed
 H = "tesseract"
@@ -56,6 +59,12 @@ def fresh_lock_dir(attacker: Hosts) -> Iterator[None]:
     attacker.ssh(H, ["rm", "-rf", LOCK_DIR], user="root")
 
 
+def _lock_dir_of_ops(hosts: Hosts) -> None:
+    """/tmp/svcctl-deploy as ops's first deploy after boot leaves it."""
+    hosts.ssh(H, ["rm", "-rf", LOCK_DIR], user="root")
+    hosts.ssh(H, ["mkdir", "-m", "1777", LOCK_DIR])
+
+
 def _service() -> str:
     return f"hostile{time.time_ns() % 10**9}"
 
@@ -76,6 +85,7 @@ def test_a_planted_lock_dir_symlink_is_refused_and_its_target_left_alone(
 def test_renewal_does_not_write_through_a_planted_temp_symlink(attacker: Hosts) -> None:
     victim = "/Users/ops/victim.txt"
     attacker.put(H, victim, "precious\n")
+    _lock_dir_of_ops(attacker)
     with _host(attacker) as host:
         lock = DeployLock(host, _service())
         lock.acquire(ttl=60, wait=0)
@@ -96,10 +106,9 @@ def test_renewal_does_not_write_through_a_planted_temp_symlink(attacker: Hosts) 
 
 
 def test_a_breaker_that_cannot_be_removed_is_reported_not_spun_on(attacker: Hosts) -> None:
+    _lock_dir_of_ops(attacker)
     with _host(attacker) as host:
         lock = DeployLock(host, _service())
-        lock.acquire(ttl=60, wait=0)  # makes the directory, as ops
-        lock.release()
         as_nobody(attacker, f"printf 'not a record' > {lock.path} && mkdir {lock.breaker} "
                   f"&& touch {lock.breaker}/x && touch -t 202001010000 {lock.breaker}")
         try:
@@ -157,3 +166,55 @@ def test_a_forged_guard_record_makes_no_process_a_stray(attacker: Hosts, tmp_pat
     finally:
         attacker.ssh(H, ["kill", victim], check=False)
         attacker.ssh(H, ["rm", "-f", f"/tmp/svcctl-guard/{name}.lock"], user="root")
+
+
+def test_escapes_in_lock_records_do_not_reach_the_terminal(attacker: Hosts,
+                                                          tmp_path: Path) -> None:
+    name = _service()
+    inv = _inventory(attacker, tmp_path, name)
+    evil = "x\x1b[2K\r  " + name + "  ok\x07\u202e"
+    record = json.loads(new_record(name, 600).text())
+    record["who"] = evil
+    _lock_dir_of_ops(attacker)
+    # a stray the process table finds, so the guard record's note is shown beside it
+    attacker.ssh(H, ["mkdir", "-p", f"/Users/ops/{name}"])
+    attacker.put(H, f"/Users/ops/{name}/main.py", SERVICE_PY)
+    stray = attacker.ssh(H, f"nohup /usr/bin/python3 /Users/ops/{name}/main.py "
+                            ">/dev/null 2>&1 & echo $!").stdout.strip()
+    guard = {"pid": int(stray), "since": "\x1b[1A", "command": ["\x1b]0;pwned\x07"]}
+    script = (f"printf '%s' {join([json.dumps(record)])} > {LOCK_DIR}/{name}.lock; "
+              f"mkdir -p -m 1777 /tmp/svcctl-guard; printf '%s' "
+              f"{join([json.dumps(guard)])} > /tmp/svcctl-guard/{name}.lock")
+    as_nobody(attacker, script)
+    try:
+        text = _audit(inv, name).stdout
+        assert "deploy lock for" in text and f"guard lock held by pid {stray}" in text, text
+        assert not any(c in text for c in "\x1b\x07\r\u202e"), repr(text)
+        assert "\\x1b[2K" in text and "\\x1b]0;pwned" in text  # shown, escaped
+        doc = json.loads(_audit(inv, name, "--json").stdout)
+        (lk,) = [lk for lk in doc["hosts"][0]["deploy_locks"] if lk["service"] == name]
+        assert lk["who"] == evil  # JSON stays exact
+    finally:
+        attacker.ssh(H, ["kill", stray], check=False)
+        attacker.ssh(H, ["rm", "-rf", f"{LOCK_DIR}/{name}.lock", f"/Users/ops/{name}",
+                         f"/tmp/svcctl-guard/{name}.lock"], user="root")
+
+
+def test_escapes_in_a_live_lock_do_not_reach_deploys_held_by_line(
+        attacker: Hosts, testbed: Site, tmp_path: Path) -> None:
+    svc = Service(testbed, _service(), tmp_path, [testbed.main])
+    svc.write_inventory()
+    record = json.loads(new_record(svc.name, 600).text())
+    record["who"], record["ci_run"] = "x\x1b[2K\r", "\x1b]0;pwned\x07"
+    try:
+        _lock_dir_of_ops(attacker)
+        as_nobody(attacker, "printf '%s' "
+                  f"{join([json.dumps(record)])} > {LOCK_DIR}/{svc.name}.lock")
+        proc = svc.svcctl("deploy", svc.name, "--lock-wait", "0")
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 4 and "holds the lock" in out, out
+        assert not any(c in out for c in "\x1b\x07\r"), repr(out)
+        assert "\\x1b]0;pwned" in out  # shown, escaped
+    finally:
+        attacker.ssh(H, ["rm", "-f", f"{LOCK_DIR}/{svc.name}.lock"], user="root")
+        svc.cleanup()
