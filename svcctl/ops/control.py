@@ -34,6 +34,9 @@ def _start(t: Target, rec: Recorder, stay_up: float | None, interrupt: Interrupt
     if any(not i.managed for i in f.instances):
         raise RefusedError(f"{t.svc.name}: refusing to start beside a stray: "
                            f"{refusal(t.svc, [f])}")
+    if f.hidden:  # whatever the job's state: not loaded and crash-looping alike
+        raise RefusedError(f"{t.svc.name}: refusing to start on {t.spec.name}, nothing "
+                           f"changed: {lifecycle.hidden_refusal(t.svc, t.spec, f.hidden)}")
     if f.verdict is Verdict.OK:
         rec.skip("start", f"already running: launchd pid {f.job.pid if f.job else '?'}, "
                  "the only instance")

@@ -116,9 +116,13 @@ class _HostRun:
             self.checked.append(name)
             if f.verdict is not Verdict.OK:
                 bad.append(f)
+        if here.hidden and here not in bad:
+            bad.append(here)  # hidden candidates block whatever the job's state (FACTS 5.2)
         if bad:
+            hidden = [lifecycle.hidden_refusal(svc, self.inv.hosts[f.host], f.hidden)
+                      for f in bad if f.hidden]
             raise RefusedError(f"{svc.name}: refusing to deploy to {spec.name}, nothing "
-                               f"changed: {refusal(svc, bad)}")
+                               f"changed: {'; '.join([refusal(svc, bad), *hidden])}")
         self.loaded = here.job is not None
         state = f"loaded, pid {here.job.pid}" if here.job else "not loaded"
         return (f"uid {want} owns {spec.domain.target}; plist "

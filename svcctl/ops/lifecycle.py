@@ -9,7 +9,7 @@ one batched probe (`probe_host`) over the caller's open connection.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from svcctl.errors import CommandTimeoutError, ExitCode, SvcctlError
@@ -21,7 +21,7 @@ from svcctl.launchd import (
     enable_argv,
     kickstart_argv,
 )
-from svcctl.model import Finding, HealthCheck, HostSpec, ServiceSpec
+from svcctl.model import Finding, HealthCheck, HostSpec, ProcInfo, ServiceSpec
 from svcctl.ops.audit import probe_host
 from svcctl.procs import detect_respawn, is_crashlooping, is_known_running
 
@@ -77,6 +77,18 @@ def stop_bound(svc: ServiceSpec) -> float:
 def describe_instances(f: Finding) -> str:
     return ", ".join(f"pid {i.proc.pid} ({'launchd' if i.managed else 'stray'}: "
                      f"{i.proc.command})" for i in f.instances) or "none"
+
+
+def hidden_refusal(svc: ServiceSpec, spec: HostSpec, hidden: Sequence[ProcInfo]) -> str:
+    """Why candidates whose arguments ps hides block a start, and the remedy."""
+    # a Mac's ps shows only `(comm)` for another user's process (FACTS 5.2): any of them
+    # may be a copy, so nothing may start beside them, whatever launchd's job is doing
+    who = ", ".join(f"pid {p.pid} (user {p.user}, uid {p.uid}: {p.command})" for p in hidden)
+    they = ("hides its arguments", "it is a copy") if len(hidden) == 1 else \
+        ("hide their arguments", "they are copies")
+    return (f"{who} {they[0]} from this user, so svcctl cannot tell whether {they[1]} of "
+            f"{svc.name}: see and stop strays as root: "
+            f"`svcctl adopt {svc.name} --host {spec.name} --user root`")
 
 
 def stop(t: Target) -> str:
