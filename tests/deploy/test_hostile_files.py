@@ -65,6 +65,11 @@ def _lock_dir_of_ops(hosts: Hosts) -> None:
     hosts.ssh(H, ["mkdir", "-m", "1777", LOCK_DIR])
 
 
+def _guard_dir(hosts: Hosts) -> None:
+    """/tmp/svcctl-guard as the first guarded start leaves it (root's, or the user's)."""
+    hosts.ssh(H, ["mkdir", "-p", "-m", "1777", "/tmp/svcctl-guard"], user="root")
+
+
 def _service() -> str:
     return f"hostile{time.time_ns() % 10**9}"
 
@@ -80,6 +85,23 @@ def test_a_planted_lock_dir_symlink_is_refused_and_its_target_left_alone(
         DeployLock(host, _service()).acquire(ttl=60, wait=0)
     assert _mode(attacker, target) == before  # not made 1777
     assert "hostile" not in attacker.ssh(H, ["ls", "-A", target], user="root").stdout
+
+
+def test_a_lock_dir_made_by_another_user_is_refused_and_root_takes_it_over(
+        attacker: Hosts, fresh_lock_dir: None) -> None:
+    as_nobody(attacker, f"mkdir -m 1777 {LOCK_DIR}")
+    with _host(attacker) as host, pytest.raises(HostError, match=r"owned by uid 65534 \(nobody\)"):
+        DeployLock(host, _service()).acquire(ttl=60, wait=0)
+    with _host(attacker, "root") as host:
+        lock = DeployLock(host, _service())
+        lock.acquire(ttl=60, wait=0)
+        assert lock.release() == "released"
+    owner = attacker.ssh(H, ["ls", "-ldn", LOCK_DIR]).stdout.split()
+    assert (owner[0], owner[2]) == ("drwxrwxrwt", "0"), owner
+    with _host(attacker) as host:  # ops trusts root's directory
+        lock = DeployLock(host, _service())
+        lock.acquire(ttl=60, wait=0)
+        assert lock.release() == "released"
 
 
 def test_renewal_does_not_write_through_a_planted_temp_symlink(attacker: Hosts) -> None:
@@ -154,8 +176,9 @@ def test_a_forged_guard_record_makes_no_process_a_stray(attacker: Hosts, tmp_pat
     inv = _inventory(attacker, tmp_path, name)
     victim = attacker.ssh(H, "nohup sleep 300 >/dev/null 2>&1 & echo $!").stdout.strip()
     try:
-        as_nobody(attacker, f"mkdir -p -m 1777 /tmp/svcctl-guard; "
-                  f"printf '%s' '{{\"pid\": {victim}}}' > /tmp/svcctl-guard/{name}.lock")
+        _guard_dir(attacker)
+        as_nobody(attacker, f"printf '%s' '{{\"pid\": {victim}}}' "
+                  f"> /tmp/svcctl-guard/{name}.lock")
         doc = json.loads(_audit(inv, name, "--json").stdout)
         (finding,) = doc["hosts"][0]["services"]
         assert [i["pid"] for i in finding["instances"]] == [], finding
@@ -183,8 +206,9 @@ def test_escapes_in_lock_records_do_not_reach_the_terminal(attacker: Hosts,
                             ">/dev/null 2>&1 & echo $!").stdout.strip()
     guard = {"pid": int(stray), "since": "\x1b[1A", "command": ["\x1b]0;pwned\x07"]}
     script = (f"printf '%s' {join([json.dumps(record)])} > {LOCK_DIR}/{name}.lock; "
-              f"mkdir -p -m 1777 /tmp/svcctl-guard; printf '%s' "
+              "printf '%s' "
               f"{join([json.dumps(guard)])} > /tmp/svcctl-guard/{name}.lock")
+    _guard_dir(attacker)
     as_nobody(attacker, script)
     try:
         text = _audit(inv, name).stdout
