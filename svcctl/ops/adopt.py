@@ -1,16 +1,18 @@
 """`svcctl adopt`: kill the strays, keep launchd's instance, verify exactly one runs.
 
 Kill only what you can identify (STYLE habit 7, FIELD F): each signal is ONE remote
-`sh -c` that re-reads `ps -o lstart=,command= -p PID` and signals only if its start time
-and command, each read apart from the column gap, still equal what the audit parsed, so a
-reused pid is never signalled. Never PID 1, never launchd's instance, never a process
-that does not match. EPERM is reported with a remedy.
+`sh -c` over every process to signal. It reads the label's launchd pid first and refuses
+it, then per process re-reads `ps -o lstart=,command= -p PID` and signals only if its
+start time and command, each read apart from the column gap, still equal what svcctl
+parsed, so a reused pid is never signalled. Never PID 1, never launchd's instance, never
+a process that does not match. EPERM is reported with a remedy.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -28,30 +30,44 @@ DEFAULT_GRACE = 5.0
 KILL_WAIT = 5.0
 ROUNDS = 3  # a killed stray's matching children show up as strays of their own next round
 
-# $1 pid, $2 lstart and $3 command as the audit parsed them, $4 signal (0: only check).
-# It runs on the Mac: POSIX sh (bash 3.2), BSD ps, no /proc (FACTS 5.4). lstart is the
-# first 24 characters; BSD ps pads it to 28 columns before the separator, procps does not
-# (FACTS 5.2), so the gap is learnt from this ps's own lstart width (`-o lstart=` alone
-# keeps its padding as trailing spaces) and the command compared without it.
+# $1 the label's service-target, $2 the signal (0: only check), then per process its pid,
+# lstart and command as svcctl parsed them; prints `PID verdict` for each. It runs on the
+# Mac: POSIX sh (bash 3.2), BSD ps and awk, no /proc (FACTS 5.4).
+# - launchd's pid for the label is read once, first: a KeepAlive respawn between the
+#   probe's `launchctl print` and its `ps` makes launchd's own instance look like a stray,
+#   and launchd records a pid at spawn, so any process identified before this read that
+#   is launchd's now shows here. Every top-level `pid = N` line (one tab deep, FACTS 3.3)
+#   counts, so an argument that mimics one can only make the script refuse more.
+# - lstart is the first 24 characters; BSD ps pads it to 28 columns before the separator,
+#   procps does not (FACTS 5.2), so the gap is learnt from this ps's own lstart width
+#   (`-o lstart=` alone keeps its padding) and the command compared without it.
 _SIGNAL = r"""
-[ "$1" -gt 1 ] 2>/dev/null || { echo refused; exit 0; }
+sig=$2
+owned=" $(launchctl print "$1" 2>/dev/null | awk -F' = ' '$1 == "\tpid" { printf "%s ", $2 }')"
+shift 2
 export LC_ALL=C TZ=UTC0
-cur=$(ps -ww -o lstart=,command= -p "$1" 2>/dev/null) && [ -n "$cur" ] || { echo gone; exit 0; }
-rest=${cur#????????????????????????}
-start=${cur%"$rest"}
 width=$(ps -o lstart= -p $$ 2>/dev/null)
 gap=' '
 [ "${#width}" -gt 24 ] && gap='     '
-case $rest in "$gap"*) ;; *) echo changed; exit 0 ;; esac
-[ "$start" = "$2" ] && [ "${rest#"$gap"}" = "$3" ] || { echo changed; exit 0; }
-[ "$4" = 0 ] && { echo alive; exit 0; }
-if err=$(kill -s "$4" "$1" 2>&1); then echo sent; else echo "failed: $err"; fi
+one() {
+  [ "$1" -gt 1 ] 2>/dev/null || { echo refused; return; }
+  case $owned in *" $1 "*) echo launchd; return ;; esac
+  cur=$(ps -ww -o lstart=,command= -p "$1" 2>/dev/null) && [ -n "$cur" ] || { echo gone; return; }
+  rest=${cur#????????????????????????}
+  start=${cur%"$rest"}
+  case $rest in "$gap"*) ;; *) echo changed; return ;; esac
+  [ "$start" = "$2" ] && [ "${rest#"$gap"}" = "$3" ] || { echo changed; return; }
+  [ "$sig" = 0 ] && { echo alive; return; }
+  if err=$(kill -s "$sig" "$1" 2>&1); then echo sent; else echo "failed: $err"; fi
+}
+while [ $# -ge 3 ]; do echo "$1 $(one "$1" "$2" "$3")"; shift 3; done
 """
 
 
 @dataclass(frozen=True)
 class Kill:
     proc: ProcInfo
+    target: str  # the label's service-target: its launchd pid is refused at signal time
 
     @property
     def identity(self) -> tuple[str, str]:
@@ -81,7 +97,7 @@ def plan_adopt(svc: ServiceSpec, spec: HostSpec, finding: Finding,
             if inst.owner not in bootouts:
                 bootouts.append(inst.owner)  # launchd's job: kill would only respawn it
         elif not inst.managed:
-            kills.append(Kill(inst.proc))
+            kills.append(Kill(inst.proc, own))
     if not assigned and finding.job is not None and own not in bootouts:
         bootouts.append(own)
     if not assigned:
@@ -93,7 +109,8 @@ def plan_adopt(svc: ServiceSpec, spec: HostSpec, finding: Finding,
     else:
         ensure = "running"
     steps = [Step("kill", f"pid {k.proc.pid} ({k.proc.user}, started {k.proc.started_raw}: "
-                  f"{k.proc.command}): SIGTERM if pid, start time and command still match; "
+                  f"{k.proc.command}): SIGTERM if pid, start time and command still match "
+                  f"and it is not launchd's; "
                   f"SIGKILL after {grace:g} s") for k in kills]
     steps += [Step("bootout", f"launchctl bootout {t}") for t in bootouts]
     steps.append(Step("ensure", {
@@ -116,17 +133,20 @@ class AdoptReport:
     error: str | None = None
 
 
+def signal_each(host: Host, target: str, procs: Sequence[ProcInfo], sig: str) -> dict[int, str]:
+    """One remote call: signal each process that still is the one identified and is not
+    `target`'s launchd pid. Per pid: sent | alive (sig 0) | gone | changed | refused
+    (PID <= 1) | launchd | failed: why."""
+    args = [x for p in procs for x in (str(p.pid), p.started_raw, p.command)]
+    r = host.run(["sh", "-c", _SIGNAL, "sh", target, sig, *args])
+    said = dict(line.partition(" ")[::2] for line in r.stdout.splitlines())
+    missing = f"failed: exit {r.rc} {r.tail()}"
+    return {p.pid: said.get(str(p.pid)) or missing for p in procs}
+
+
 def signal_checked(host: Host, kill: Kill, sig: str) -> str:
-    """One remote call: signal only if the pid still is the process we identified."""
-    r = host.run(["sh", "-c", _SIGNAL, "sh", str(kill.proc.pid), *kill.identity, sig])
-    return r.stdout.strip() or f"failed: exit {r.rc} {r.tail()}"
-
-
-def _hidden_remedy(svc: ServiceSpec, spec: HostSpec, p: ProcInfo) -> str:
-    # a Mac's ps shows only `(comm)` for another user's process (FACTS 5.2)
-    return (f"pid {p.pid} ({p.user}, uid {p.uid}, {p.command}) hides its arguments from this "
-            f"user, so svcctl cannot tell whether it is a copy and signals nothing: rerun as "
-            f"root: `svcctl adopt {svc.name} --host {spec.name} --user root`")
+    """`signal_each` for one stray."""
+    return signal_each(host, kill.target, [kill.proc], sig)[kill.proc.pid]
 
 
 def _remedy(svc: ServiceSpec, spec: HostSpec, p: ProcInfo, why: str) -> str:
@@ -137,30 +157,38 @@ def _remedy(svc: ServiceSpec, spec: HostSpec, p: ProcInfo, why: str) -> str:
 
 def kill_all(host: Host, svc: ServiceSpec, spec: HostSpec, kills: tuple[Kill, ...],
              grace: float) -> str:
+    """TERM each stray, wait `grace`, KILL what is left: every signal one remote call
+    over all of them, each re-identified there."""
+    target = kills[0].target if kills else ""
+    procs = list({k.proc.pid: k.proc for k in kills}.values())
+    who = {p.pid: p for p in procs}
     notes: list[str] = []
     denied: list[str] = []
-    pending: list[Kill] = []
-    for k in kills:
-        out = signal_checked(host, k, "TERM")
+    pending: list[ProcInfo] = []
+    for pid, out in signal_each(host, target, procs, "TERM").items():
         if out == "sent":
-            pending.append(k)
+            pending.append(who[pid])
         elif out.startswith("failed"):
-            denied.append(_remedy(svc, spec, k.proc, out[8:]))
+            denied.append(_remedy(svc, spec, who[pid], out[8:]))
         else:
-            notes.append(f"pid {k.proc.pid} {out}: not signalled")
-    deadline = time.monotonic() + grace
-    while pending and time.monotonic() < deadline:
-        time.sleep(0.2)
-        pending = [k for k in pending if signal_checked(host, k, "0") == "alive"]
-    for k in pending:
-        out = signal_checked(host, k, "KILL")
-        notes.append(f"pid {k.proc.pid} ignored SIGTERM for {grace:g} s: SIGKILL {out}")
-    deadline = time.monotonic() + KILL_WAIT
-    while pending and time.monotonic() < deadline:
-        time.sleep(0.2)
-        pending = [k for k in pending if signal_checked(host, k, "0") == "alive"]
+            notes.append(f"pid {pid} {out}: not signalled")
+
+    def alive(left: list[ProcInfo], wait: float) -> list[ProcInfo]:
+        deadline = time.monotonic() + wait
+        while left and time.monotonic() < deadline:
+            time.sleep(0.2)
+            now = signal_each(host, target, left, "0")
+            left = [p for p in left if now[p.pid] == "alive"]
+        return left
+
+    pending = alive(pending, grace)
+    if pending:
+        sent = signal_each(host, target, pending, "KILL")
+        notes += [f"pid {p.pid} ignored SIGTERM for {grace:g} s: SIGKILL {sent[p.pid]}"
+                  for p in pending]
+    pending = alive(pending, KILL_WAIT)
     if denied or pending:
-        left = [f"pid {k.proc.pid} survived SIGKILL" for k in pending]
+        left = [f"pid {p.pid} survived SIGKILL" for p in pending]
         raise StepFailed("; ".join(denied + left))
     done = [f"pid {k.proc.pid}" for k in kills]
     return "; ".join([f"terminated {', '.join(done)}" if done else "no stray", *notes])
@@ -219,7 +247,8 @@ def _apply(t: Target, plan: AdoptPlan, rec: Recorder, grace: float, stay_up: flo
             current = plan_adopt(svc, spec, seen, grace)
             if not current.kills and not current.bootouts:
                 if seen.hidden:  # never signal what cannot be identified (STYLE 7)
-                    raise StepFailed("; ".join(_hidden_remedy(svc, spec, p) for p in seen.hidden))
+                    raise StepFailed(lifecycle.hidden_refusal(svc, spec, seen.hidden) +
+                                     "; nothing hidden was signalled")
                 break
             if round_ == ROUNDS - 1:
                 raise StepFailed(f"strays keep appearing: {[k.proc.pid for k in current.kills]}")
