@@ -4,16 +4,18 @@ Kill only what you can identify (STYLE habit 7, FIELD F): each signal is ONE rem
 `sh -c` over every process to signal. It reads the label's launchd pid first and refuses
 it, then per process re-reads `ps -o lstart=,command= -p PID` and signals only if its
 start time and command, each read apart from the column gap, still equal what svcctl
-parsed, so a reused pid is never signalled. Never PID 1, never launchd's instance, never
-a process that does not match. EPERM is reported with a remedy.
+parsed, so a reused pid is never signalled. A stray's descendants and process group go
+with it (`family_of`), each re-identified the same way. Never PID 1, never launchd's
+instance or its descendants, never a process outside the stray's tree or group. EPERM
+is reported with a remedy.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from svcctl.errors import ExitCode, HostError, ParseError, SvcctlError
@@ -24,6 +26,7 @@ from svcctl.ops import lifecycle
 from svcctl.ops.lifecycle import StepFailed, Target
 from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT, DeployLock
 from svcctl.ops.steps import Interrupt, Progress, Recorder, Step, StepRecord
+from svcctl.procs import parse_ps, ps_argv
 from svcctl.render import plist_path_for
 
 DEFAULT_GRACE = 5.0
@@ -68,11 +71,49 @@ while [ $# -ge 3 ]; do echo "$1 $(one "$1" "$2" "$3")"; shift 3; done
 class Kill:
     proc: ProcInfo
     target: str  # the label's service-target: its launchd pid is refused at signal time
+    family: tuple[ProcInfo, ...] = ()  # descendants and group members that go with it
 
     @property
     def identity(self) -> tuple[str, str]:
         """What must still hold right before the signal: parsed lstart, and command."""
         return self.proc.started_raw, self.proc.command
+
+
+def _chain(pid: int, by_pid: Mapping[int, ProcInfo]) -> list[int]:
+    """pid's ancestors through the ppid chain, nearest first."""
+    out: list[int] = []
+    proc = by_pid.get(pid)
+    while proc is not None and proc.ppid > 0 and proc.ppid not in out and proc.ppid != pid:
+        out.append(proc.ppid)
+        proc = by_pid.get(proc.ppid)
+    return out
+
+
+def family_of(stray: ProcInfo, procs: Sequence[ProcInfo],
+              protected: Collection[int]) -> tuple[ProcInfo, ...]:
+    """Pure: what goes with a stray, from one ps read: its descendants, and its process
+    group's members when the group is the stray's (it leads it, or its leader is gone;
+    a live leader is whatever started the stray: a shell, another job).
+
+    Never PID 1, an ancestor of the stray, or a `protected` pid (launchd's for the label)
+    or its descendant. Nothing when the row at the stray's pid is another process now.
+    """
+    by_pid = {p.pid: p for p in procs}
+    now = by_pid.get(stray.pid)
+    if now is None or (now.started_raw, now.command) != (stray.started_raw, stray.command):
+        return ()
+    above = set(_chain(stray.pid, by_pid))
+    own_group = now.pgid > 1 and (now.pgid == now.pid or now.pgid not in by_pid)
+    out = []
+    for p in procs:
+        chain = _chain(p.pid, by_pid)
+        if p.pid <= 1 or p.pid == stray.pid or p.pid in above:
+            continue
+        if p.pid in protected or any(a in protected for a in chain):
+            continue
+        if stray.pid in chain or (own_group and p.pgid == now.pgid):
+            out.append(p)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -81,6 +122,7 @@ class AdoptPlan:
     bootouts: tuple[str, ...]  # service-targets to boot out (other domains; unassigned host)
     ensure: str  # "running" | "kickstart" | "start" | "none" (unassigned: nothing may run)
     steps: tuple[Step, ...]
+    protected: frozenset[int] = frozenset()  # launchd's pids for the label: never signalled
 
 
 def plan_adopt(svc: ServiceSpec, spec: HostSpec, finding: Finding,
@@ -109,8 +151,8 @@ def plan_adopt(svc: ServiceSpec, spec: HostSpec, finding: Finding,
     else:
         ensure = "running"
     steps = [Step("kill", f"pid {k.proc.pid} ({k.proc.user}, started {k.proc.started_raw}: "
-                  f"{k.proc.command}): SIGTERM if pid, start time and command still match "
-                  f"and it is not launchd's; "
+                  f"{k.proc.command}) with its descendants and process group: SIGTERM each "
+                  f"whose pid, start time and command still match and that is not launchd's; "
                   f"SIGKILL after {grace:g} s") for k in kills]
     steps += [Step("bootout", f"launchctl bootout {t}") for t in bootouts]
     steps.append(Step("ensure", {
@@ -119,7 +161,10 @@ def plan_adopt(svc: ServiceSpec, spec: HostSpec, finding: Finding,
         "kickstart": f"launchctl kickstart {own}, then verify",
         "running": f"keep launchd's pid {finding.job.pid if finding.job else '?'}, verify",
     }[ensure]))
-    return AdoptPlan(tuple(kills), tuple(bootouts), ensure, tuple(steps))
+    protected = {i.proc.pid for i in finding.instances if i.owner is not None}
+    if finding.job is not None and finding.job.pid is not None:
+        protected.add(finding.job.pid)
+    return AdoptPlan(tuple(kills), tuple(bootouts), ensure, tuple(steps), frozenset(protected))
 
 
 @dataclass
@@ -145,8 +190,15 @@ def signal_each(host: Host, target: str, procs: Sequence[ProcInfo], sig: str) ->
 
 
 def signal_checked(host: Host, kill: Kill, sig: str) -> str:
-    """`signal_each` for one stray."""
+    """`signal_each` for the stray alone (its family is not signalled)."""
     return signal_each(host, kill.target, [kill.proc], sig)[kill.proc.pid]
+
+
+def with_families(host: Host, kills: tuple[Kill, ...],
+                  protected: Collection[int]) -> tuple[Kill, ...]:
+    """Each kill with its family, from one ps read just before the signals."""
+    procs = parse_ps(host.check(ps_argv()).stdout)
+    return tuple(replace(k, family=family_of(k.proc, procs, protected)) for k in kills)
 
 
 def _remedy(svc: ServiceSpec, spec: HostSpec, p: ProcInfo, why: str) -> str:
@@ -156,11 +208,13 @@ def _remedy(svc: ServiceSpec, spec: HostSpec, p: ProcInfo, why: str) -> str:
 
 
 def kill_all(host: Host, svc: ServiceSpec, spec: HostSpec, kills: tuple[Kill, ...],
-             grace: float) -> str:
-    """TERM each stray, wait `grace`, KILL what is left: every signal one remote call
-    over all of them, each re-identified there."""
+             grace: float, protected: Collection[int] = frozenset()) -> str:
+    """TERM each stray with its family, wait `grace`, KILL what is left: every signal one
+    remote call over all of them, each re-identified there (a killed parent's children
+    are orphaned at once, so the family is read before the first signal)."""
+    kills = with_families(host, kills, protected)
     target = kills[0].target if kills else ""
-    procs = list({k.proc.pid: k.proc for k in kills}.values())
+    procs = list({p.pid: p for k in kills for p in (k.proc, *k.family)}.values())
     who = {p.pid: p for p in procs}
     notes: list[str] = []
     denied: list[str] = []
@@ -190,7 +244,8 @@ def kill_all(host: Host, svc: ServiceSpec, spec: HostSpec, kills: tuple[Kill, ..
     if denied or pending:
         left = [f"pid {p.pid} survived SIGKILL" for p in pending]
         raise StepFailed("; ".join(denied + left))
-    done = [f"pid {k.proc.pid}" for k in kills]
+    done = [f"pid {k.proc.pid}" + (f" (with {', '.join(str(p.pid) for p in k.family)})"
+                                   if k.family else "") for k in kills]
     return "; ".join([f"terminated {', '.join(done)}" if done else "no stray", *notes])
 
 
@@ -236,7 +291,8 @@ def _apply(t: Target, plan: AdoptPlan, rec: Recorder, grace: float, stay_up: flo
         current = plan
         for round_ in range(ROUNDS):
             if current.kills:
-                rec.run("kill", partial(kill_all, host, svc, spec, current.kills, grace))
+                rec.run("kill", partial(kill_all, host, svc, spec, current.kills, grace,
+                                        current.protected))
             for target in current.bootouts:
                 rec.run("bootout", partial(_bootout, host, target))
             if current.bootouts:

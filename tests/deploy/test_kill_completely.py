@@ -1,7 +1,8 @@
 """adopt stops all of a stray and nothing of launchd's (issue 10, section 3).
 
-On simulated Macs: a pid that became launchd's since the probe is refused in the very
-call that signals.
+On simulated Macs: a stray's work in a `multiprocessing` spawn child (macOS's default
+start method) and in its process group goes with it; a pid that became launchd's since
+the probe is refused in the very call that signals.
 """
 
 from __future__ import annotations
@@ -12,8 +13,32 @@ from svcctl.host.ssh import SSHHost, SSHTarget
 from svcctl.ops.adopt import Kill, signal_checked
 from svcctl.procs import parse_ps, ps_argv
 from tests.deploy.site import Service, Site
+from tests.testbed.jobs import detached, wait_for
 
 pytestmark = pytest.mark.testbed
+
+# The service's work runs in a spawn child, as on macOS (spawn is its default start
+# method): the child's command line is `python3 -c from multiprocessing.spawn import
+# spawn_main; ...`, which names no script, so it is no instance of the service. Each
+# top process writes its child's pid to /tmp/mp-child.<its pid>.
+MP_PY = r'''
+import multiprocessing, os, sys, time
+
+def work():
+    while True:
+        time.sleep(0.5)
+
+if __name__ == "__main__":
+    multiprocessing.set_start_method("spawn")
+    child = multiprocessing.Process(target=work)
+    child.start()
+    with open("/tmp/mp-child.%d.tmp" % os.getpid(), "w") as fh:
+        fh.write(str(child.pid))
+    os.rename("/tmp/mp-child.%d.tmp" % os.getpid(), "/tmp/mp-child.%d" % os.getpid())
+    print("started", sys.argv[1], os.getpid(), flush=True)
+    while True:
+        time.sleep(0.5)
+'''
 
 
 def run(svc: Service, *args: str) -> tuple[int, str]:
@@ -21,8 +46,56 @@ def run(svc: Service, *args: str) -> tuple[int, str]:
     return proc.returncode, proc.stdout + proc.stderr
 
 
+def alive(svc: Service, pid: int) -> bool:
+    # as root: the processes may be another user's (FACTS 5.2 hides their arguments only)
+    return svc.site.sh(svc.site.main, f"ps -p {pid} -o pid=", user="root",
+                       check=False).returncode == 0
+
+
+def child_of(svc: Service, pid: int) -> int:
+    path = f"/tmp/mp-child.{pid}"
+    wait_for(lambda: svc.site.sh(svc.site.main, f"test -s {path}", check=False).returncode == 0)
+    return int(svc.site.sh(svc.site.main, f"cat {path}").stdout)
+
+
 def ssh_host(site: Site) -> SSHHost:
     return SSHHost(site.main, SSHTarget(site.main, ssh_config=site.ssh_config, user=site.user))
+
+
+def test_adopt_stops_the_strays_spawn_child_and_group_not_launchds(testbed: Site,
+                                                                   tmp_path: object) -> None:
+    from tests.deploy.conftest import _make
+
+    service = _make(testbed, tmp_path, "mp", None)  # type: ignore[arg-type]
+    marker = 4000 + int(service.name[2:]) % 1000  # the helper's unique `sleep N`
+    try:
+        testbed.put(testbed.main, service.script, MP_PY)
+        assert run(service, "deploy", service.name)[0] == 0
+        managed = service.launchd_pid()
+        assert managed is not None
+        managed_child = child_of(service, managed)
+        # by hand over SSH: the script, plus a helper left in its process group and
+        # orphaned at once (its parent subshell exits), so only the group ties it to it
+        py = f"/usr/bin/python3 {service.script} v1 run"
+        stray = int(testbed.sh(testbed.main, detached(
+            f"sh -c '(sleep {marker} &); exec {py}'", expect=py)).stdout)
+        worker = child_of(service, stray)
+        table = testbed.sh(testbed.main, "ps -axo pid=,command=").stdout
+        helper = next(int(x.split()[0]) for x in table.splitlines()
+                      if x.split()[1:] == ["sleep", str(marker)])
+        rc, out = run(service, "adopt", service.name, "--yes", "--grace", "2")
+        assert rc == 0, out
+        assert not alive(service, stray), out
+        assert not alive(service, worker), f"the spawn child {worker} kept running: {out}"
+        assert not alive(service, helper), f"the group's {helper} kept running: {out}"
+        # launchd's instance and its own child are untouched
+        assert service.launchd_pid() == managed and alive(service, managed_child), out
+        assert service.pids() == [managed]
+    finally:
+        service.cleanup()
+        testbed.sh(testbed.main, "rm -f /tmp/mp-child.*; ps -axo pid=,command= | awk "
+                   f"'$2 == \"sleep\" && $3 == \"{marker}\" {{ print $1 }}' | xargs kill",
+                   user="root", check=False)
 
 
 def test_a_pid_that_is_launchds_now_is_never_signalled(service: Service, site: Site) -> None:
