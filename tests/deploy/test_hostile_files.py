@@ -8,6 +8,7 @@ over its real SSH transport, against the host's real files.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -184,7 +185,12 @@ def test_a_forged_guard_record_makes_no_process_a_stray(attacker: Hosts, tmp_pat
         assert [i["pid"] for i in finding["instances"]] == [], finding
         assert finding["verdict"] == "down", finding
         text = _audit(inv, name).stdout
-        assert victim not in text, text
+        named = re.compile(rf"\bpid {victim}\b")
+        assert not named.search(text), text
+        plan = subprocess.run([sys.executable, "-m", "svcctl.cli.main", "adopt", name, "-i",
+                               str(inv), "--host", H, "--dry-run"], capture_output=True,
+                              text=True, timeout=60)
+        assert plan.returncode in (0, 1) and not named.search(plan.stdout + plan.stderr), plan
         assert attacker.ssh(H, ["kill", "-0", victim], check=False).returncode == 0
     finally:
         attacker.ssh(H, ["kill", victim], check=False)
