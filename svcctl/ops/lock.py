@@ -67,8 +67,9 @@ fresh() {
 }
 """
 # $1 dir, $2 lock file, $3 temp template, $4 record. rc 0: taken; rc 3: held (record on
-# stdout). The directory must be a real directory owned by root or by us, and sticky if
-# others may write to it; made with `mkdir -m`, never chmod'ed by path.
+# stdout, the file's owner on stderr: a record names anyone, its owner is the writer).
+# The directory must be a real directory owned by root or by us, and sticky if others
+# may write to it; made with `mkdir -m`, never chmod'ed by path.
 # Root takes over a directory a user created first (as svcctl.guard does), so that user
 # can no longer delete others' locks: it changes "." after `cd -P` into it and checking
 # that `pwd -P` is the lock directory's own path, so a symlink swapped in meanwhile
@@ -86,7 +87,7 @@ trusted "$1"
 regular "$2"
 fresh "$3" "$4"
 if ln -n "$tmp" "$2" 2>/dev/null; then rm -f "$tmp"; exit 0; fi
-rm -f "$tmp"; regular "$2"; head -c 65536 "$2" 2>/dev/null; exit 3
+rm -f "$tmp"; regular "$2"; owner_of "$2" >&2; head -c 65536 "$2" 2>/dev/null; exit 3
 """
 # Takes the breaker directory $2, for up to about 5 s: rc 6 if another process keeps it.
 # A breaker older than a minute was left by a process killed mid-script (SIGKILL skips
@@ -261,12 +262,12 @@ class DeployLock:
         result = self.host.run(["cat", self.path])
         return parse_lock(result.stdout) if result.ok else None
 
-    def _try(self, record: LockRecord) -> tuple[bool, str]:
+    def _try(self, record: LockRecord) -> tuple[bool, str, str]:
         r = self._run(_ACQUIRE, self.path, self._template, record.text())
         if r.rc == 0:
-            return True, ""
+            return True, "", ""
         if r.rc == 3:
-            return False, r.stdout
+            return False, r.stdout, r.stderr.strip()
         raise HostError(f"{self.host.name}: cannot create the deploy lock {self.path}: "
                         f"{r.tail()} (exit {r.rc})")
 
@@ -290,7 +291,7 @@ class DeployLock:
         self.ttl = ttl
         while True:
             record = new_record(self.service, ttl)
-            ok, text = self._try(record)
+            ok, text, owner = self._try(record)
             if ok:
                 self.held = record
                 return Acquired(record)
@@ -303,6 +304,7 @@ class DeployLock:
                 return Acquired(record, dead, broken=not stale)
             if time.monotonic() >= deadline:
                 who = holder.describe() if holder else "an unreadable record"
+                who += f" (lock file owned by {owner or '?'})"
                 raise LockHeldError(
                     f"{self.host.name}: another deploy of {self.service} holds the lock: {who}",
                     hint=f"wait for it, or `--break-lock` if it is dead ({self.path})")

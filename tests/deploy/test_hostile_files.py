@@ -245,6 +245,7 @@ def test_escapes_in_a_live_lock_do_not_reach_deploys_held_by_line(
         assert proc.returncode == 4 and "holds the lock" in out, out
         assert not any(c in out for c in "\x1b\x07\r"), repr(out)
         assert "\\x1b]0;pwned" in out  # shown, escaped
+        assert "lock file owned by nobody" in out  # the writer, whatever the record claims
     finally:
         attacker.ssh(H, ["rm", "-f", f"{LOCK_DIR}/{svc.name}.lock"], user="root")
         svc.cleanup()
