@@ -80,6 +80,7 @@ import stat
 import subprocess
 import sys
 import time
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -142,6 +143,26 @@ class BadGuardName(GuardError):
     exit_code = ExitCode.BAD_INPUT
 
 
+# control characters, and the format ones (bidi overrides) that reorder what follows
+_UNPRINTABLE = frozenset(("Cc", "Cf", "Zl", "Zp"))
+
+
+def printable(text: object) -> str:
+    """Text another user may have written (a lock or guard record, a ps command), fit for a
+    terminal: every control or format character is shown escaped (`\\x1b`, `\\u202e`),
+    so no record can move the cursor, redraw a row or retitle the window (issue 10 §2).
+    svcctl's one function for that (svcctl.output uses it); here because this file also
+    runs alone on the Mac. JSON output stays exact and does not use it."""
+    out = []
+    for ch in str(text):
+        if unicodedata.category(ch) in _UNPRINTABLE:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 @dataclass(frozen=True)
 class Holder:
     """Who holds a lock, from its record, judged against the live process table."""
@@ -163,7 +184,7 @@ class Holder:
             state = "alive, start time unknown"
         else:
             state = "alive"
-        return (
+        return printable(
             f"pid {self.pid} on {self.host}, since {self.since}, "
             f"command {shlex.join(self.command) or '?'} ({state})"
         )

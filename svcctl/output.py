@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import unicodedata
 from typing import TYPE_CHECKING, Any
 
+from svcctl.guard import printable as safe  # the one escaper: guard.py runs alone on Macs
 from svcctl.model import Finding, Instance, Verdict
 from svcctl.ops.audit import AuditReport, HeldLock, HostReport
 from svcctl.ops.lock import iso
@@ -38,25 +38,6 @@ def _color(text: str, code: str) -> str:
     if os.environ.get("NO_COLOR") or not os.isatty(1):
         return text
     return f"\033[{code}m{text}\033[0m"
-
-
-# control characters, and the format ones (bidi overrides) that reorder what follows
-_UNSAFE = {"Cc", "Cf", "Zl", "Zp"}
-
-
-def safe(text: object) -> str:
-    """Text read from a host (lock and guard records, ps commands, error output), fit for a
-    terminal: every control or format character is shown escaped (`\\x1b`, `\\u202e`),
-    so no record can move the cursor, redraw a row or retitle the window (issue 10 §2).
-    The one function for that: JSON output stays exact and does not use it."""
-    out = []
-    for ch in str(text):
-        if unicodedata.category(ch) in _UNSAFE:
-            code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def next_step(f: Finding) -> str | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import svcctl.guard
 from svcctl.errors import HostError, LockHeldError
 from svcctl.host.quote import join
 from svcctl.host.ssh import SSHHost, SSHTarget
@@ -249,3 +250,36 @@ def test_escapes_in_a_live_lock_do_not_reach_deploys_held_by_line(
     finally:
         attacker.ssh(H, ["rm", "-f", f"{LOCK_DIR}/{svc.name}.lock"], user="root")
         svc.cleanup()
+
+
+HOLD_PY = r"""
+import fcntl, json, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o666)
+os.fchmod(fd, 0o666)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": "\x1b[2J", "since": "\u202e",
+                          "command": ["\x1b]0;pwned\x07"]}).encode(), 0)
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def test_the_guard_refusal_shows_another_users_record_escaped(attacker: Hosts) -> None:
+    name = _service()
+    lock, wrapper = f"/tmp/svcctl-guard/{name}.lock", f"/Users/ops/{name}-guard.py"
+    attacker.put(H, wrapper, Path(svcctl.guard.__file__).read_text(), mode="755")
+    _guard_dir(attacker)
+    holder = subprocess.Popen(attacker.tb.ssh_argv(H, join(
+        [*NOBODY, "/usr/bin/python3", "-c", HOLD_PY, lock]), user="root"),
+        stdout=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        started = attacker.ssh(H, ["/usr/bin/python3", wrapper, name, "--", "/usr/bin/true"],
+                               check=False)
+        assert started.returncode == 75 and "already running" in started.stderr, started
+        assert not any(c in started.stderr for c in "\x1b\x07\u202e"), repr(started.stderr)
+        assert "\\x1b]0;pwned" in started.stderr  # shown, escaped
+    finally:
+        holder.kill()
+        attacker.ssh(H, ["pkill", "-f", lock], user="root", check=False)
+        attacker.ssh(H, ["rm", "-f", lock, wrapper], user="root")
