@@ -14,7 +14,7 @@ from dataclasses import replace
 import pytest
 
 from svcctl.host.ssh import SSHHost, SSHTarget
-from svcctl.ops.adopt import Kill, signal_checked
+from svcctl.ops.kill import Kill, signal_checked
 from svcctl.procs import parse_ps, ps_argv
 from tests.deploy.site import Sampler, Service, Site, wait_line
 from tests.testbed.jobs import detached, wait_for

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from svcctl.model import ProcInfo
-from svcctl.ops.adopt import family_of
+from svcctl.ops.kill import family_of
 
 SCRIPT = "/usr/bin/python3 /Users/ops/shiva/main.py"
 SPAWN = "/usr/bin/python3 -c from multiprocessing.spawn import spawn_main; spawn_main(tracker_fd=5)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from svcctl.host.ssh import SSHHost, SSHTarget
-from svcctl.ops.adopt import Kill, signal_checked
+from svcctl.ops.kill import Kill, signal_checked
 from svcctl.procs import parse_ps, ps_argv
 from tests.deploy.site import Service, Site
 from tests.testbed.jobs import detached, wait_for

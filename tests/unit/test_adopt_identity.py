@@ -23,7 +23,7 @@ import pytest
 
 from svcctl.host.local import LocalHost
 from svcctl.model import ProcInfo
-from svcctl.ops.adopt import Kill, signal_checked
+from svcctl.ops.kill import Kill, signal_checked
 from svcctl.procs import parse_ps, ps_argv
 from tests.unit import bsd_ps
 
@@ -59,6 +59,9 @@ def sleeper() -> Iterator[subprocess.Popen[bytes]]:
             proc.kill()
         proc.wait()
 
+# the label whose launchd pid the script refuses; this machine has no launchctl, so none is
+TARGET = "user/501/com.example.identity"
+
 
 def audited(pid: int) -> ProcInfo:
     """The process as audit sees it: the real probe, through whichever ps is on PATH."""
@@ -77,7 +80,7 @@ def test_an_unchanged_process_is_alive_and_gets_the_signal(
     userland: str, sleeper: subprocess.Popen[bytes]
 ) -> None:
     host = LocalHost()
-    kill = Kill(audited(sleeper.pid))
+    kill = Kill(audited(sleeper.pid), TARGET)
     assert signal_checked(host, kill, "0") == "alive"
     assert signal_checked(host, kill, "TERM") == "sent"
     assert sleeper.wait(timeout=10) == -15
@@ -97,7 +100,7 @@ def test_another_start_or_command_is_changed_and_not_signalled(
         replace(proc, command=""),
     ]
     for other in others:
-        assert signal_checked(host, Kill(other), "TERM") == "changed", other
+        assert signal_checked(host, Kill(other, TARGET), "TERM") == "changed", other
     time.sleep(0.2)
     assert sleeper.poll() is None  # none of them signalled it
 
@@ -107,7 +110,7 @@ def test_pid_one_is_refused_and_a_failed_kill_is_reported(
 ) -> None:
     host = LocalHost()
     init = ProcInfo(1, 0, 0, "root", 1, None, "Thu Jan  1 00:00:00 1970", "/sbin/launchd")
-    assert signal_checked(host, Kill(init), "0") == "refused"
-    out = signal_checked(host, Kill(audited(sleeper.pid)), "NOSUCHSIGNAL")
+    assert signal_checked(host, Kill(init, TARGET), "0") == "refused"
+    out = signal_checked(host, Kill(audited(sleeper.pid), TARGET), "NOSUCHSIGNAL")
     assert out.startswith("failed: "), out
     assert sleeper.poll() is None

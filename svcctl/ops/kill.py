@@ -1,0 +1,177 @@
+"""Signal strays and only strays: each signal one remote call that re-identifies its target.
+
+Kill only what you can identify (STYLE habit 7, FIELD F): each signal is ONE remote
+`sh -c` over every process to signal. It reads the label's launchd pid first and refuses
+it, then per process re-reads `ps -o lstart=,command= -p PID` and signals only if its
+start time and command, each read apart from the column gap, still equal what svcctl
+parsed, so a reused pid is never signalled. A stray's descendants and process group go
+with it (`family_of`), each re-identified the same way. Never PID 1, never launchd's
+instance or its descendants, never a process outside the stray's tree or group. EPERM
+is reported with a remedy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from svcctl.host.base import Host
+from svcctl.model import HostSpec, ProcInfo, ServiceSpec
+from svcctl.ops.lifecycle import StepFailed
+from svcctl.procs import parse_ps, ps_argv
+
+KILL_WAIT = 5.0
+
+# $1 the label's service-target, $2 the signal (0: only check), then per process its pid,
+# lstart and command as svcctl parsed them; prints `PID verdict` for each. It runs on the
+# Mac: POSIX sh (bash 3.2), BSD ps and awk, no /proc (FACTS 5.4).
+# - launchd's pid for the label is read once, first: a KeepAlive respawn between the
+#   probe's `launchctl print` and its `ps` makes launchd's own instance look like a stray,
+#   and launchd records a pid at spawn, so any process identified before this read that
+#   is launchd's now shows here. Every top-level `pid = N` line (one tab deep, FACTS 3.3)
+#   counts, so an argument that mimics one can only make the script refuse more.
+# - lstart is the first 24 characters; BSD ps pads it to 28 columns before the separator,
+#   procps does not (FACTS 5.2), so the gap is learnt from this ps's own lstart width
+#   (`-o lstart=` alone keeps its padding) and the command compared without it.
+_SIGNAL = r"""
+sig=$2
+owned=" $(launchctl print "$1" 2>/dev/null | awk -F' = ' '$1 == "\tpid" { printf "%s ", $2 }')"
+shift 2
+export LC_ALL=C TZ=UTC0
+width=$(ps -o lstart= -p $$ 2>/dev/null)
+gap=' '
+[ "${#width}" -gt 24 ] && gap='     '
+one() {
+  [ "$1" -gt 1 ] 2>/dev/null || { echo refused; return; }
+  case $owned in *" $1 "*) echo launchd; return ;; esac
+  cur=$(ps -ww -o lstart=,command= -p "$1" 2>/dev/null) && [ -n "$cur" ] || { echo gone; return; }
+  rest=${cur#????????????????????????}
+  start=${cur%"$rest"}
+  case $rest in "$gap"*) ;; *) echo changed; return ;; esac
+  [ "$start" = "$2" ] && [ "${rest#"$gap"}" = "$3" ] || { echo changed; return; }
+  [ "$sig" = 0 ] && { echo alive; return; }
+  if err=$(kill -s "$sig" "$1" 2>&1); then echo sent; else echo "failed: $err"; fi
+}
+while [ $# -ge 3 ]; do echo "$1 $(one "$1" "$2" "$3")"; shift 3; done
+"""
+
+
+@dataclass(frozen=True)
+class Kill:
+    proc: ProcInfo
+    target: str  # the label's service-target: its launchd pid is refused at signal time
+    family: tuple[ProcInfo, ...] = ()  # descendants and group members that go with it
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """What must still hold right before the signal: parsed lstart, and command."""
+        return self.proc.started_raw, self.proc.command
+
+
+def _chain(pid: int, by_pid: Mapping[int, ProcInfo]) -> list[int]:
+    """pid's ancestors through the ppid chain, nearest first."""
+    out: list[int] = []
+    proc = by_pid.get(pid)
+    while proc is not None and proc.ppid > 0 and proc.ppid not in out and proc.ppid != pid:
+        out.append(proc.ppid)
+        proc = by_pid.get(proc.ppid)
+    return out
+
+
+def family_of(stray: ProcInfo, procs: Sequence[ProcInfo],
+              protected: Collection[int]) -> tuple[ProcInfo, ...]:
+    """Pure: what goes with a stray, from one ps read: its descendants, and its process
+    group's members when the group is the stray's (it leads it, or its leader is gone;
+    a live leader is whatever started the stray: a shell, another job).
+
+    Never PID 1, an ancestor of the stray, or a `protected` pid (launchd's for the label)
+    or its descendant. Nothing when the row at the stray's pid is another process now.
+    """
+    by_pid = {p.pid: p for p in procs}
+    now = by_pid.get(stray.pid)
+    if now is None or (now.started_raw, now.command) != (stray.started_raw, stray.command):
+        return ()
+    above = set(_chain(stray.pid, by_pid))
+    own_group = now.pgid > 1 and (now.pgid == now.pid or now.pgid not in by_pid)
+    out = []
+    for p in procs:
+        chain = _chain(p.pid, by_pid)
+        if p.pid <= 1 or p.pid == stray.pid or p.pid in above:
+            continue
+        if p.pid in protected or any(a in protected for a in chain):
+            continue
+        if stray.pid in chain or (own_group and p.pgid == now.pgid):
+            out.append(p)
+    return tuple(out)
+
+
+def signal_each(host: Host, target: str, procs: Sequence[ProcInfo], sig: str) -> dict[int, str]:
+    """One remote call: signal each process that still is the one identified and is not
+    `target`'s launchd pid. Per pid: sent | alive (sig 0) | gone | changed | refused
+    (PID <= 1) | launchd | failed: why."""
+    args = [x for p in procs for x in (str(p.pid), p.started_raw, p.command)]
+    r = host.run(["sh", "-c", _SIGNAL, "sh", target, sig, *args])
+    said = dict(line.partition(" ")[::2] for line in r.stdout.splitlines())
+    missing = f"failed: exit {r.rc} {r.tail()}"
+    return {p.pid: said.get(str(p.pid)) or missing for p in procs}
+
+
+def signal_checked(host: Host, kill: Kill, sig: str) -> str:
+    """`signal_each` for the stray alone (its family is not signalled)."""
+    return signal_each(host, kill.target, [kill.proc], sig)[kill.proc.pid]
+
+
+def with_families(host: Host, kills: tuple[Kill, ...],
+                  protected: Collection[int]) -> tuple[Kill, ...]:
+    """Each kill with its family, from one ps read just before the signals."""
+    procs = parse_ps(host.check(ps_argv()).stdout)
+    return tuple(replace(k, family=family_of(k.proc, procs, protected)) for k in kills)
+
+
+def _remedy(svc: ServiceSpec, spec: HostSpec, p: ProcInfo, why: str) -> str:
+    return (f"pid {p.pid} ({p.user}, uid {p.uid}) could not be signalled: {why}; it was "
+            f"started by another user or with sudo: rerun as root: "
+            f"`svcctl adopt {svc.name} --host {spec.name} --user root`")
+
+
+def kill_all(host: Host, svc: ServiceSpec, spec: HostSpec, kills: tuple[Kill, ...],
+             grace: float, protected: Collection[int] = frozenset()) -> str:
+    """TERM each stray with its family, wait `grace`, KILL what is left: every signal one
+    remote call over all of them, each re-identified there (a killed parent's children
+    are orphaned at once, so the family is read before the first signal)."""
+    kills = with_families(host, kills, protected)
+    target = kills[0].target if kills else ""
+    procs = list({p.pid: p for k in kills for p in (k.proc, *k.family)}.values())
+    who = {p.pid: p for p in procs}
+    notes: list[str] = []
+    denied: list[str] = []
+    pending: list[ProcInfo] = []
+    for pid, out in signal_each(host, target, procs, "TERM").items():
+        if out == "sent":
+            pending.append(who[pid])
+        elif out.startswith("failed"):
+            denied.append(_remedy(svc, spec, who[pid], out[8:]))
+        else:
+            notes.append(f"pid {pid} {out}: not signalled")
+
+    def alive(left: list[ProcInfo], wait: float) -> list[ProcInfo]:
+        deadline = time.monotonic() + wait
+        while left and time.monotonic() < deadline:
+            time.sleep(0.2)
+            now = signal_each(host, target, left, "0")
+            left = [p for p in left if now[p.pid] == "alive"]
+        return left
+
+    pending = alive(pending, grace)
+    if pending:
+        sent = signal_each(host, target, pending, "KILL")
+        notes += [f"pid {p.pid} ignored SIGTERM for {grace:g} s: SIGKILL {sent[p.pid]}"
+                  for p in pending]
+    pending = alive(pending, KILL_WAIT)
+    if denied or pending:
+        left = [f"pid {p.pid} survived SIGKILL" for p in pending]
+        raise StepFailed("; ".join(denied + left))
+    done = [f"pid {k.proc.pid}" + (f" (with {', '.join(str(p.pid) for p in k.family)})"
+                                   if k.family else "") for k in kills]
+    return "; ".join([f"terminated {', '.join(done)}" if done else "no stray", *notes])
