@@ -76,7 +76,9 @@ def main() -> None:
     except SvcctlError as exc:
         if os.environ.get("SVCCTL_DEBUG"):
             raise
-        sys.stderr.write(f"svcctl: error: {exc.one_line()}\n")
+        from svcctl.guard import printable  # host text may carry terminal escapes
+
+        sys.stderr.write(f"svcctl: error: {printable(exc.one_line())}\n")
         sys.exit(int(exc.exit_code))
     except KeyboardInterrupt:
         sys.stderr.write("svcctl: interrupted\n")

@@ -111,14 +111,24 @@ def plan_probe(spec: HostSpec, services: Sequence[ServiceSpec]) -> _Plan:
         commands.append(print_argv(dom))
     for svc in services:
         locks[svc.name] = len(commands)
-        commands.append(["cat", lock_path(svc.name)])
+        commands.append(read_record_argv(lock_path(svc.name)))
         prints[svc.name] = len(commands)
         commands.append(print_argv(spec.domain, svc.label))
         if svc.guard:
             guards[svc.name] = len(commands)
-            commands.append(["cat", f"{GUARD_DIR}/{svc.name}.lock"])
+            commands.append(read_record_argv(f"{GUARD_DIR}/{svc.name}.lock"))
     commands.append(ps_argv())
     return _Plan(commands, prints, listings, guards, len(commands) - 1, locks)
+
+
+# Lock and guard records sit in /tmp, where any local user may plant a FIFO (the read
+# would block the whole probe) or a link: only a plain file is read, and only its start.
+_READ_RECORD = '[ -f "$1" ] && [ ! -L "$1" ] && exec head -c 65536 < "$1"'
+
+
+def read_record_argv(path: str) -> list[str]:
+    """Read a record file another user may have written: exit 1 unless it is a plain file."""
+    return ["sh", "-c", _READ_RECORD, "sh", path]
 
 
 def probe_host(spec: HostSpec, services: Sequence[ServiceSpec], host: Host,

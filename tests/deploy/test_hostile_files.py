@@ -283,3 +283,23 @@ def test_the_guard_refusal_shows_another_users_record_escaped(attacker: Hosts) -
         holder.kill()
         attacker.ssh(H, ["pkill", "-f", lock], user="root", check=False)
         attacker.ssh(H, ["rm", "-f", lock, wrapper], user="root")
+
+
+def test_a_fifo_planted_as_a_record_does_not_hang_audit(attacker: Hosts, tmp_path: Path) -> None:
+    # a FIFO at the lock or guard record's name: `cat` blocked the whole probe until its
+    # timeout, and audit called the host unreachable
+    name = _service()
+    inv = _inventory(attacker, tmp_path, name)
+    _lock_dir_of_ops(attacker)
+    _guard_dir(attacker)
+    as_nobody(attacker, f"mkfifo {LOCK_DIR}/{name}.lock /tmp/svcctl-guard/{name}.lock")
+    try:
+        started = time.monotonic()
+        doc = json.loads(_audit(inv, name, "--json").stdout)
+        assert time.monotonic() - started < 20
+        (host,) = doc["hosts"]
+        assert host["reachable"], host
+        assert host["services"][0]["verdict"] == "down", host
+    finally:
+        attacker.ssh(H, ["rm", "-f", f"{LOCK_DIR}/{name}.lock",
+                         f"/tmp/svcctl-guard/{name}.lock"], user="root")
