@@ -31,8 +31,8 @@ EMULATOR_SRC = Path(__file__).resolve().parent / "emulator"
 CLT_PREFIX = "/Library/Developer/CommandLineTools/usr"  # where a Mac keeps the CLT's python3
 LIB_IN_HOST = "/run/testbed/lib/emulator"  # provision.py's copy of the emulator package
 
-# Absent on a Mac (FACTS 5.4), or procps tools that cannot work without /proc (ps, pgrep
-# and pkill are the emulator's shim instead).
+# Absent on a Mac (FACTS 5.4), or procps tools that cannot work without /proc (ps, pgrep,
+# pkill and lsof are the emulator's shim instead).
 ABSENT = (
     "timeout", "flock", "setsid", "sha256sum", "sha1sum", "sha224sum", "sha384sum",
     "sha512sum", "md5sum", "nproc", "stdbuf", "pidof", "pidwait", "pmap", "pwdx",
@@ -205,14 +205,15 @@ def build_userland(hostdir_root: Path, interpreter: str, mac_python: MacPython |
     bin_ = usr / "bin"
     bin_.mkdir(parents=True)
     _write(bin_ / "launchctl", _script(interpreter, EMULATOR_SRC / "client.py"), 0o755)
-    # ps, pgrep and pkill: one shim that answers to its name. It imports emulator/ps.py from
-    # the host's copy of the emulator, whose bytecode provision.py compiled: it runs on
-    # every ps call (audit, deploy, adopt), and compiling its source each time doubled that.
+    # ps, pgrep, pkill and lsof (cwd only): one shim that answers to its name. It imports
+    # emulator/ps.py from the host's copy of the emulator, whose bytecode provision.py
+    # compiled: it runs on every ps call (audit, deploy, adopt), and compiling its source
+    # each time doubled that.
     launcher = (f"#!{interpreter} -ESs\n"
                 f"import sys\nsys.path.append({LIB_IN_HOST!r})\n"
                 "from ps import main\n"
                 "try:\n    sys.exit(main())\nexcept KeyboardInterrupt:\n    sys.exit(130)\n")
-    for name in ("ps", "pgrep", "pkill"):
+    for name in ("ps", "pgrep", "pkill", "lsof"):
         _write(bin_ / name, launcher, 0o755)
     _symlink(bin_ / "sh", "bash")  # bash as sh runs in POSIX mode, like a Mac's /bin/sh
     if not command_line_tools:

@@ -112,3 +112,27 @@ def test_ps_pgrep_and_pkill_read_the_emulators_table(hosts: Hosts) -> None:
     assert hosts.ssh(H, f"ps -o pid= -p {root_pid}").stdout.split() == [str(root_pid)]
     assert hosts.ssh(H, "pkill -9 -f 'sleep 7374'", user="root").returncode == 0
     assert hosts.ssh(H, "pgrep -f 'sleep 737[34]'", user="root", check=False).returncode == 1
+
+
+def test_lsof_tells_a_process_cwd_to_its_owner_only(hosts: Hosts) -> None:
+    # a Mac has no /proc/PID/cwd: `lsof -a -p PID -d cwd -Fn` (FACTS 5.4)
+    hosts.ssh(H, "mkdir -p '/tmp/a dir'")
+    mine = int(hosts.ssh(H, detached("sh -c 'cd \"/tmp/a dir\" && exec sleep 7575'",
+                                     expect="sleep 7575")).stdout)
+    roots = int(hosts.ssh(H, detached("sh -c 'cd /var && exec sleep 7576'", expect="sleep 7576"),
+                          user="root").stdout)
+    try:
+        out = hosts.ssh(H, f"lsof -a -p {mine} -d cwd -Fn").stdout
+        assert out == f"p{mine}\nfcwd\nn/tmp/a dir\n"
+        # another user's process is not listed to ops, and a pid not listed is exit 1
+        both = hosts.ssh(H, f"lsof -a -p {mine},{roots} -d cwd -Fn", check=False)
+        assert (both.returncode, both.stdout) == (1, out)
+        assert hosts.ssh(H, f"lsof -a -p {roots} -d cwd -Fn", user="root").stdout == (
+            f"p{roots}\nfcwd\nn/var\n")
+        assert hosts.ssh(H, "lsof -a -p 1 -d cwd -Fn", user="root").stdout == "p1\nfcwd\nn/\n"
+        # the one form it knows; anything else says so
+        other = hosts.ssh(H, f"lsof -p {mine}", check=False)
+        assert other.returncode == 1 and "knows only" in other.stderr
+    finally:
+        hosts.ssh(H, f"kill {mine}", check=False)
+        hosts.ssh(H, f"kill {roots}", user="root", check=False)

@@ -84,8 +84,8 @@ def handle_admin(mgr: Manager, uid: int, message: dict[str, object]) -> Reply:
 
 
 def handle_ps(mgr: Manager, uid: int, pid: int, message: dict[str, object]) -> dict[str, object]:
-    """`{"ps": true, "argv": [...], "env": bool}` from the ps shim: the rows this peer may see
-    (environments only when asked for: `ps -E`).
+    """`{"ps": true, "argv": [...], "env": bool, "cwd": bool}` from the ps shim: the rows this
+    peer may see (environments only for `ps -E`, working directories only for lsof).
 
     Any uid may ask (ps is not privileged on a Mac); what it may read is decided by
     `proctable.visible_rows` from the peer's SO_PEERCRED uid (DESIGN.md)."""
@@ -93,7 +93,8 @@ def handle_ps(mgr: Manager, uid: int, pid: int, message: dict[str, object]) -> d
     caller_argv = argv if isinstance(argv, list) and all(isinstance(a, str) for a in argv) else None
     try:
         base = proctable.proc_root(mgr.cfg.root)
-        procs = proctable.read_table(base, with_env=message.get("env", True) is not False)
+        procs = proctable.read_table(base, with_env=message.get("env", True) is not False,
+                                     with_cwd=message.get("cwd") is True)
         rows = proctable.visible_rows(procs, uid, pid, caller_argv)
         mem_kb = proctable.mem_total_kb(base)
     except Exception:

@@ -45,6 +45,7 @@ class Proc:
     cpu_seconds: float
     vsz_kb: int
     rss_kb: int
+    cwd: str | None = None  # read only for lsof's `-d cwd` (FACTS 5.4)
 
 
 def proc_root(emulator_root: Path) -> Path:
@@ -87,7 +88,7 @@ def _status_fields(text: str) -> dict[str, str]:
 
 
 def _read_one(base: Path, pid: int, btime: float, tick: int, page_kb: int,
-              with_env: bool = True) -> Proc | None:
+              with_env: bool = True, with_cwd: bool = False) -> Proc | None:
     d = base / str(pid)
     try:
         stat = (d / "stat").read_bytes().decode("utf-8", "surrogateescape")
@@ -117,8 +118,12 @@ def _read_one(base: Path, pid: int, btime: float, tick: int, page_kb: int,
     with contextlib.suppress(OSError):
         exe_name = os.path.basename(os.readlink(d / "exe")).removesuffix(" (deleted)")
     comm = (exe_name or stat_comm)[:MAXCOMLEN]
-    if pid == 1:  # PID 1 is launchd on a Mac (DESIGN.md)
-        argv, env, comm = (LAUNCHD,), (), "launchd"
+    cwd = None
+    if with_cwd:
+        with contextlib.suppress(OSError):
+            cwd = os.readlink(d / "cwd")
+    if pid == 1:  # PID 1 is launchd on a Mac (DESIGN.md), which runs in /
+        argv, env, comm, cwd = (LAUNCHD,), (), "launchd", "/" if with_cwd else None
     has_tty = tdev != 0
     return Proc(
         pid=pid, ppid=ppid, pgid=pgid, sid=sid, uid=int(uids[1]), ruid=int(uids[0]),
@@ -127,6 +132,7 @@ def _read_one(base: Path, pid: int, btime: float, tick: int, page_kb: int,
         argv=argv, env=env, comm=comm, nice=nice, priority=priority,
         sigignore=int(status.get("SigIgn", "0"), 16), sigcatch=int(status.get("SigCgt", "0"), 16),
         cpu_seconds=(utime + stime) / tick, vsz_kb=vsize // 1024, rss_kb=rss * page_kb,
+        cwd=cwd,
     )
 
 
@@ -145,14 +151,14 @@ def mem_total_kb(base: Path) -> int:
     return 0
 
 
-def read_table(base: Path, with_env: bool = True) -> list[Proc]:
+def read_table(base: Path, with_env: bool = True, with_cwd: bool = False) -> list[Proc]:
     """Every process in `base` (a procfs), in pid order; reads arguments as root."""
     btime = boot_time(base)
     tick = os.sysconf("SC_CLK_TCK")
     page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
     pids = sorted(int(e.name) for e in os.scandir(base) if e.name.isdigit())
-    return [p for p in (_read_one(base, pid, btime, tick, page_kb, with_env) for pid in pids)
-            if p]
+    return [p for p in (_read_one(base, pid, btime, tick, page_kb, with_env, with_cwd)
+                        for pid in pids) if p]
 
 
 def may_read_args(caller_uid: int, proc: Proc) -> bool:
@@ -181,5 +187,7 @@ def visible_rows(procs: list[Proc], caller_uid: int, caller_pid: int,
             "argv": list(argv) if readable and argv is not None else None,
             "env": list(env) if readable and env is not None
             and (caller_uid in (0, p.ruid)) else None,
+            # lsof as a user lists only that user's processes' files (FACTS 5.4 cwd)
+            "cwd": p.cwd if readable else None,
         })
     return rows

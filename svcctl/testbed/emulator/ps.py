@@ -1079,6 +1079,50 @@ def run_pkill(args: list[str], table: dict[str, Any], my_pid: int, my_ppid: int,
     return status, "", "".join(err)
 
 
+# ---- lsof: a process's working directory (FACTS 5.4) ------------------------------------
+# A Mac has no /proc/PID/cwd; `lsof -a -p PIDS -d cwd -Fn` is how it tells. Only that form
+# is emulated: the processes' cwd, as field output (`p`, `f` always, `n` the path). lsof as
+# a user lists only that user's processes; a pid it cannot list makes it exit 1 (lsof(8)
+# DIAGNOSTICS), and so does any option beyond these.
+LSOF_USAGE = "lsof: the testbed's lsof knows only: lsof -a -p PID[,PID] -d cwd -F[n] [-nPw]\n"
+
+
+def run_lsof(args: list[str], table: dict[str, Any]) -> tuple[int, str, str]:
+    """`lsof -a -p PIDS -d cwd -Fn` from the emulator's rows (each with `cwd`). Pure."""
+    pids: list[int] = []
+    fds: list[str] = []
+    fields = False
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in ("-a", "-n", "-P", "-w"):
+            pass
+        elif a in ("-p", "-d") and i + 1 < len(args):
+            i += 1
+            (pids if a == "-p" else fds).extend(_lsof_list(args[i], a == "-p"))
+        elif a.startswith("-F") and set(a[2:]) <= set("npf0"):
+            fields = True
+        else:
+            return 1, "", LSOF_USAGE
+        i += 1
+    if not pids or fds != ["cwd"] or not fields:
+        return 1, "", LSOF_USAGE
+    by_pid = {r["pid"]: r for r in table.get("rows", [])}
+    out = []
+    for pid in sorted(set(pids)):
+        cwd = by_pid.get(pid, {}).get("cwd")
+        if cwd is not None:
+            out.append(f"p{pid}\nfcwd\nn{cwd}\n")
+    return (0 if len(out) == len(set(pids)) else 1), "".join(out), ""
+
+
+def _lsof_list(text: str, numeric: bool) -> list[Any]:
+    parts = [p for p in text.split(",") if p]
+    if numeric:
+        return [int(p) for p in parts if p.isdigit()] if all(p.isdigit() for p in parts) else []
+    return parts
+
+
 # ---- the edges: socket, environment, streams ------------------------------------------------
 def wants_env(prog: str, args: list[str]) -> bool:
     """Could these arguments show environments (`-E`, BSD-style `e`)? Only ps's can. Pure."""
@@ -1088,8 +1132,9 @@ def wants_env(prog: str, args: list[str]) -> bool:
                for i, a in enumerate(args))
 
 
-def fetch_table(path: str, argv: list[str], env: bool = True) -> dict[str, Any]:
-    request = json.dumps({"ps": True, "argv": argv, "env": env}) + "\n"
+def fetch_table(path: str, argv: list[str], env: bool = True,
+                cwd: bool = False) -> dict[str, Any]:
+    request = json.dumps({"ps": True, "argv": argv, "env": env, "cwd": cwd}) + "\n"
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(30)
         sock.connect(path)
@@ -1133,16 +1178,18 @@ def _utf8_locale() -> bool:
 
 def main() -> int:
     name = os.path.basename(sys.argv[0])
-    prog = name if name in ("pgrep", "pkill") else "ps"
+    prog = name if name in ("pgrep", "pkill", "lsof") else "ps"
     path = os.environ.get("SVCCTL_LAUNCHD_SOCKET", DEFAULT_SOCKET)
     args = sys.argv[1:]
     try:
-        table = fetch_table(path, [sys.argv[0], *args], wants_env(prog, args))
+        table = fetch_table(path, [sys.argv[0], *args], wants_env(prog, args), prog == "lsof")
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         sys.stderr.write(f"{prog}: cannot read the process table: {reason}\n")
-        return 1 if prog == "ps" else 3
-    if prog == "pkill":
+        return 3 if prog in ("pgrep", "pkill") else 1
+    if prog == "lsof":
+        rc, out, err = run_lsof(args, table)
+    elif prog == "pkill":
         rc, out, err = run_pkill(args, table, os.getpid(), os.getppid(), os.getpgrp(), os.kill)
     elif prog == "pgrep":
         rc, out, err = run_pgrep(args, table, os.getpid(), os.getppid(), os.getpgrp())
