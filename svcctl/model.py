@@ -105,6 +105,9 @@ class ServiceSpec:
     stay_up: float = 10.0
     health: HealthCheck | None = None
     plist_extra: Mapping[str, object] = field(default_factory=dict)
+    # what the program ends up running, for a wrapper that execs (`run.sh` -> `exec python3
+    # main.py`): the identity instances are matched against (issue 10). None: `program`.
+    runs: tuple[str, ...] | None = None
     source: str = ""  # "inventory.yaml:12", for messages
 
 
@@ -129,6 +132,9 @@ class ProcInfo:
     started: datetime | None
     started_raw: str
     command: str
+    # the working directory, where the probe could ask (lsof -d cwd, FACTS 5.4): only for
+    # the few rows whose script operand is relative; None where unknown
+    cwd: str | None = None
 
     @property
     def args_hidden(self) -> bool:
