@@ -30,7 +30,7 @@ from svcctl.model import (
     Verdict,
 )
 from svcctl.ops.lock import LockRecord, lock_path, parse_lock
-from svcctl.procs import classify_service, parse_ps, ps_argv
+from svcctl.procs import classify_service, cwd_names, parse_probe, probe_argv
 
 GUARD_DIR = "/tmp/svcctl-guard"  # svcctl.guard's default lock directory
 NOT_LOADED = {112, 113}  # no such domain / no such service (FACTS 2.7)
@@ -117,7 +117,7 @@ def plan_probe(spec: HostSpec, services: Sequence[ServiceSpec]) -> _Plan:
         if svc.guard:
             guards[svc.name] = len(commands)
             commands.append(read_record_argv(f"{GUARD_DIR}/{svc.name}.lock"))
-    commands.append(ps_argv())
+    commands.append(probe_argv(cwd_names(services)))  # ps, and cwds it needs (issue 10)
     return _Plan(commands, prints, listings, guards, len(commands) - 1, locks)
 
 
@@ -164,7 +164,7 @@ def assess_host(spec: HostSpec, services: Sequence[ServiceSpec], plan: _Plan,
     ps_problem = f"ps failed ({ps_rc}): {ps_err.strip()[:200]}"
     if ps_rc == 0:
         try:
-            procs = parse_ps(ps_out)
+            procs = parse_probe(ps_out)
         except ParseError as exc:
             ps_problem = f"ps output unreadable: {exc}"
     findings = []

@@ -21,7 +21,7 @@ from svcctl.procs.matching import (
     matcher_for,
     script_operand,
 )
-from svcctl.procs.ps import PS_FIELDS, parse_ps, ps_argv
+from svcctl.procs.ps import PS_FIELDS, cwd_names, parse_probe, parse_ps, probe_argv, ps_argv
 
 __all__ = [
     "INLINE",
@@ -29,6 +29,7 @@ __all__ = [
     "Match",
     "Matcher",
     "classify_service",
+    "cwd_names",
     "derive_match",
     "detect_respawn",
     "executable_family",
@@ -37,7 +38,9 @@ __all__ = [
     "is_known_running",
     "match_process",
     "matcher_for",
+    "parse_probe",
     "parse_ps",
+    "probe_argv",
     "ps_argv",
     "script_operand",
 ]

@@ -10,10 +10,13 @@ strips exactly that gap, never the command's own leading characters.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
+from pathlib import PurePosixPath
 
 from svcctl.errors import ParseError
-from svcctl.model import ProcInfo
+from svcctl.model import ProcInfo, ServiceSpec
 
 PS_FIELDS = "pid=,ppid=,uid=,user=,pgid=,lstart=,command="
 
@@ -88,3 +91,84 @@ def parse_ps(text: str) -> list[ProcInfo]:
         pid, ppid, uid, pgid = (int(m.group(i)) for i in (1, 2, 3, 5))
         out.append(ProcInfo(pid, ppid, uid, m.group(4), pgid, parse_lstart(raw), raw, command))
     return out
+
+
+# The probe's ps, plus the working directory of the few rows that need it (issue 10): a
+# relative script operand (`cd ~/shiva && python3 main.py`) means nothing without the
+# process's cwd, which a Mac tells only through lsof (FACTS 5.4: no /proc). One ps, then,
+# for rows with a relative word named like a service's script ($@; this script's own row
+# aside), one lsof; all in the same remote call, so audit keeps one round trip per host.
+# POSIX sh, BSD awk and lsof.
+CWD_MARK = "--- cwd"  # no ps row can read so: each starts with its pid
+_PROBE = r"""
+out=$(env LC_ALL=C TZ=UTC0 ps -axww -o pid=,ppid=,uid=,user=,pgid=,lstart=,command=) || exit
+printf '%s\n' "$out"
+[ "$#" -gt 0 ] || exit 0
+pids=$(printf '%s\n' "$out" | awk -v names=" $* " -v self="$$" '
+  $1 != self { for (i = 11; i <= NF; i++) {
+      w = $i
+      if (substr(w, 1, 1) == "/" || substr(w, 1, 1) == "-") continue
+      sub(/.*\//, "", w)
+      if (index(names, " " w " ")) { printf "%s%s", sep, $1; sep = ","; break }
+  } }')
+printf '%s\n' '--- cwd'
+[ -z "$pids" ] || lsof -a -p "$pids" -d cwd -Fn 2>/dev/null
+exit 0
+"""
+
+
+def probe_argv(names: Sequence[str]) -> list[str]:
+    """`ps_argv()`'s rows, then CWD_MARK and lsof's cwd fields for rows naming `names`."""
+    return ["sh", "-c", _PROBE, "sh", *sorted(set(names))]
+
+
+def parse_probe(text: str) -> list[ProcInfo]:
+    """`probe_argv`'s output: the ps rows, with `cwd` where lsof told it."""
+    rows, _, cwd_part = text.partition("\n" + CWD_MARK + "\n")
+    procs = parse_ps(rows)
+    cwds = parse_lsof_cwd(cwd_part)
+    return [replace(p, cwd=cwds[p.pid]) if p.pid in cwds else p for p in procs]
+
+
+def parse_lsof_cwd(text: str) -> dict[int, str]:
+    """`lsof -Fn -d cwd` field output (`p<pid>`, `f<fd>`, `n<path>`): pid -> cwd. A pid
+    without a whole `fcwd` + `n` pair is left out (unknown, never guessed)."""
+    out: dict[int, str] = {}
+    pid: int | None = None
+    fd = ""
+    for line in text.split("\n"):
+        tag, value = line[:1], line[1:]
+        if tag == "p":
+            pid = int(value) if value.isdigit() else None
+            fd = ""
+        elif tag == "f":
+            fd = value
+        elif tag == "n" and pid is not None and fd == "cwd" and value.startswith("/"):
+            out[pid] = value
+    return out
+
+
+_INTERPRETER_NAME = re.compile(r"(python|ruby|perl|node|osascript|sh|bash|zsh|dash|ksh|fish)"
+                               r"[\d.]*", re.IGNORECASE)
+
+
+def cwd_names(services: Sequence[ServiceSpec]) -> list[str]:
+    """Basenames worth a cwd lookup: each service's script operands, and its executable when
+    that is not an interpreter (`./shiva`), as a copy started from a relative path shows them.
+    A name with white space cannot be told apart in ps's row, and is left to the rule's
+    `hidden` fallback."""
+    names: set[str] = set()
+    for svc in services:
+        words = list(svc.runs or svc.program)
+        if words and PurePosixPath(words[0]).name == "env":  # env execs what follows
+            words = words[1:]
+            while words and (words[0].startswith("-") or "=" in words[0]):
+                words = words[1:]
+        for i, word in enumerate(words):
+            name = PurePosixPath(word).name
+            if word.startswith("-") or "=" in word or not name or any(c.isspace() for c in name):
+                continue
+            if i == 0 and _INTERPRETER_NAME.fullmatch(name):
+                continue
+            names.add(name)
+    return sorted(names)
