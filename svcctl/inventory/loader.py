@@ -139,6 +139,7 @@ SERVICE_READERS: dict[str, Reader] = {
     "label": read_str,
     "hosts": lambda n, w: read_str_list(n, w, single_ok=True),
     "program": read_str_list,
+    "runs": read_str_list,
     "working_directory": _abs_path,
     "environment": _environment,
     "keep_alive": _keep_alive,
@@ -155,7 +156,8 @@ SERVICE_READERS: dict[str, Reader] = {
     "health": _health,
     "plist": _plist,
 }
-DEFAULT_KEYS = tuple(k for k in SERVICE_READERS if k not in ("label", "program", "match"))
+# a service's identity (what it runs, how its processes are told apart) is its own
+DEFAULT_KEYS = tuple(k for k in SERVICE_READERS if k not in ("label", "program", "runs", "match"))
 _MERGED = ("environment", "plist")  # defaults and service values are merged, not replaced
 
 
@@ -215,11 +217,8 @@ def _service(
             f["label"][1],
             f"{label!r} has characters launchd labels should not (use letters, digits, . _ -)",
         )
-    program = tuple(s for s, _ in get("program"))
-    if not program[0].startswith("/"):
-        raise where.at("program").error(
-            f["program"][1], f"program[0] must be an absolute path, got {program[0]!r}"
-        )
+    program = _argv(f, where, "program")
+    runs = _argv(f, where, "runs") if "runs" in f else None
     host_names: list[str] = []
     for i, (h, hnode) in enumerate(get("hosts")):
         if h not in hosts:
@@ -232,6 +231,7 @@ def _service(
         label=label,
         hosts=tuple(host_names),
         program=program,
+        runs=runs,
         match=_pattern(f["match"], where.at("match")) if "match" in f else None,
         working_directory=get("working_directory"),
         environment=get("environment", {}),
@@ -249,6 +249,14 @@ def _service(
         plist_extra=get("plist", {}),
         source=f"{file}:{anchor.start_mark.line + 1}",
     )
+
+
+def _argv(f: Mapping[str, tuple[Any, Node]], where: Where, key: str) -> tuple[str, ...]:
+    """`program` or `runs`: a non-empty argv whose first word is an absolute path."""
+    argv = tuple(s for s, _ in f[key][0])
+    if not argv[0].startswith("/"):
+        raise where.at(key).error(f[key][1], f"{key}[0] must be an absolute path, got {argv[0]!r}")
+    return argv
 
 
 def _pattern(value: tuple[Any, Node], where: Where) -> re.Pattern[str]:

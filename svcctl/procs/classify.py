@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from svcctl.model import Finding, Instance, JobState, ProcInfo, ServiceSpec, Verdict
-from svcctl.procs.matching import Match, Matcher, match_process, matcher_for
+from svcctl.procs.matching import Match, Matcher, describe_run, match_process, matcher_for
 
 
 def _ancestors(pid: int, by_pid: Mapping[int, ProcInfo]) -> Iterable[int]:
@@ -52,7 +52,8 @@ def find_instances(
         else:
             reason = f"launchd's job in another domain ({owner})"
         if pid in owners and kinds.get(pid) is not Match.INSTANCE:
-            reason += "; its command does not match the service's pattern"
+            reason += "; it does not run the service's program"
+        reason += f"; {describe_run(by_pid[pid], m)}"  # the evidence (issue 10)
         out.append(
             Instance(
                 by_pid[pid], owner == expected_owner and owner is not None, owner, kids, reason

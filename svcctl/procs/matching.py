@@ -1,33 +1,47 @@
 """Which process rows are a service's instances, and which are decoys.
 
-## The instance rule (decoys never count)
+## The instance rule: what a process runs, not how its command line reads (issue 10)
 
-A process P is an *instance* of service S when all of these hold:
+A service S's *identity* is what it runs: `runs` when the inventory sets it (a wrapper
+that execs, `run.sh` -> `exec python3 main.py`), else `program`, after a leading
+`/usr/bin/env [-opts] [VAR=x]` (env execs). A process P is an *instance* of S when P runs
+that identity:
 
-1. S's `match` regex finds a match in P's full command line.
-2. P runs S's executable: the basename of P's argv[0], compared as an *executable family*
-   (case-folded; an interpreter's version suffix dropped, so `python3.11`, `python3` and
-   macOS's framework `Python` are all `python`), equals S's program's. A leading
-   `/usr/bin/env [-opts] [VAR=x]` in S's program is skipped, as `env` execs.
-3. If that executable is a script interpreter (see `_INTERPRETERS`), P's *script operand*
-   (its first non-option argument, skipping the interpreter's value-taking options; for
-   python `-m mod`) has the same basename as S's. Inline code (`sh -c`, `python -c`,
-   `perl -e`, ...) is never an instance unless S itself runs inline code.
-4. A shebang program (program[0] is not an interpreter) also matches an interpreter
-   process whose script operand has program[0]'s basename: that is what the kernel runs.
+1. A binary (S's executable is not a script interpreter): P's argv[0] *resolves* to S's
+   executable. An absolute path is normalised (`posixpath.normpath`: `.` and `..`
+   segments, doubled slashes); `./x` and `dir/x` are joined to P's working directory; a
+   bare name (found through PATH) compares by basename.
+2. An interpreter (see `_INTERPRETERS`; `python3.11`, `python3` and macOS's framework
+   `Python` are all the family `python`): P's interpreter family is S's, and P's *script
+   operand* (its first non-option argument, skipping the interpreter's value-taking
+   options such as `-X opt`, `-W x`) resolves to S's script. A relative operand resolves
+   against P's working directory; S's own relative operand against S's
+   `working_directory`, else `/`, launchd's default (FACTS 4 WorkingDirectory). `-m mod`
+   compares module names. Inline code (`sh -c`, `python -c`, `perl -e`, ...) is an
+   instance only of a service whose own program is the same inline code.
+3. A shebang program (S's executable is not an interpreter) also matches an interpreter
+   process whose script operand resolves to S's executable: that is what the kernel runs.
+4. `match`, when set, narrows: P must also match the regex somewhere in its command line.
+   It never makes a process that runs something else an instance.
 
-Everything else whose command line matches is a *decoy*: the probe (`ps`, the `sh -c`
-batch script), `grep`/`pgrep -f`, `tail -f x.log`, editors and pagers, an SSH session shell
-(`bash -c '... main.py'`) and any interpreter running a different script. A row whose
-arguments ps could not read (`[name]`, `(name)`, FACTS 5.2) and whose name is S's
-executable (or, at 16 characters, its start: macOS cuts the name there) is *hidden*: it
-may be an instance, so the view is partial (FIELD K).
+Paths are compared as text after normalisation: symlinks are not resolved (the pure core
+never sees the host's filesystem), and `exec -a` renames argv[0].
+
+A process that may be an instance but cannot be told is *hidden*: a row whose arguments ps
+could not read (`[name]`, `(name)`, FACTS 5.2) and whose name is S's executable (or, at 16
+characters, its start: macOS cuts the name there); and a relative path whose basename is
+S's when P's working directory is unknown (the probe may not inspect another user's
+process, FACTS 5.4 lsof). Hidden rows make the view partial (FIELD K), and are never
+signalled. A row that names S's script or executable in its command line but runs
+something else (`tail -f main.py.log`, `grep`, an editor, the probe's own `sh -c`, an SSH
+shell, a log shipper given S's path as an argument) is a *decoy*.
 
 Managed vs stray is decided in `svcctl.procs.classify`.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,39 +67,45 @@ _INTERPRETERS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 }
 MAXCOMLEN = 16  # macOS p_comm: what `(comm)` shows of the executable's name
 INLINE = "\0inline"  # sentinel operand: the interpreter runs code from its arguments
+LAUNCHD_CWD = "/"  # a job's working directory without WorkingDirectory (FACTS 4)
 
 
 def executable_family(path: str) -> str:
-    base = PurePosixPath(path).name.lower()
+    base = posixpath.basename(path).lower()
     bare = re.sub(r"[\d.]+$", "", base)
     return bare if bare in _INTERPRETERS else base
 
 
-def script_operand(family: str, args: Sequence[str]) -> str | None:
-    """The script an interpreter runs, `-m mod`, INLINE, or None when there is none."""
+def _operand_at(family: str, args: Sequence[str]) -> tuple[str | None, int]:
+    """The operand and the index of the word it starts at (for INLINE, the flag's)."""
     inline, takes_value = _INTERPRETERS[family]
     i = 0
     while i < len(args):
         a = args[i]
         if a in inline or (re.fullmatch(r"-[A-Za-z]+", a) and f"-{a[-1]}" in inline):
-            return INLINE  # `-c`, and clusters ending in it such as `bash -lc`
+            return INLINE, i  # `-c`, and clusters ending in it such as `bash -lc`
         if family == "python" and a == "-m":
-            return f"-m {args[i + 1]}" if i + 1 < len(args) else None
+            return (f"-m {args[i + 1]}", i) if i + 1 < len(args) else (None, i)
         if a == "--":
-            return args[i + 1] if i + 1 < len(args) else None
+            return (args[i + 1], i + 1) if i + 1 < len(args) else (None, i)
         if a in takes_value:
             i += 2
             continue
         if a.startswith(("-", "+")) and len(a) > 1:
             i += 1
             continue
-        return a
-    return None
+        return a, i
+    return None, i
+
+
+def script_operand(family: str, args: Sequence[str]) -> str | None:
+    """The script an interpreter runs, `-m mod`, INLINE, or None when there is none."""
+    return _operand_at(family, args)[0]
 
 
 def _effective_program(program: Sequence[str]) -> tuple[str, list[str]]:
     argv = list(program)
-    if len(argv) > 1 and PurePosixPath(argv[0]).name == "env":  # env execs (rule 2)
+    if len(argv) > 1 and posixpath.basename(argv[0]) == "env":  # env execs
         rest = argv[1:]
         while len(rest) > 1 and (rest[0].startswith("-") or "=" in rest[0]):
             rest = rest[1:]
@@ -93,22 +113,41 @@ def _effective_program(program: Sequence[str]) -> tuple[str, list[str]]:
     return argv[0], argv[1:]
 
 
-def _operand_key(operand: str) -> str:
-    return operand if operand.startswith("-m ") else PurePosixPath(operand).name
+def resolve(path: str, cwd: str | None) -> str | None:
+    """`path` as the absolute, normalised path it names from `cwd`; None when it cannot
+    be told (relative, and the working directory is unknown). Symlinks stay unresolved."""
+    if path.startswith("/"):
+        return posixpath.normpath(path)
+    if cwd is None or not cwd.startswith("/"):
+        return None
+    return posixpath.normpath(posixpath.join(cwd, path))
 
 
 @dataclass(frozen=True)
 class Matcher:
-    pattern: re.Pattern[str]
-    executable: str  # executable family of the program
-    script: str | None  # operand key the interpreter must run (rules 3, 4)
-    inline: bool  # the service's own program runs inline code
-    shebang: bool  # program[0] is a script run through its #! line (rule 4)
-    program0: str
+    """A service's identity, resolved: what its instances run."""
+
+    pattern: re.Pattern[str] | None  # `match`: narrows, never widens (rule 4)
+    executable: str  # executable family of what the service runs
+    exe_path: str  # that executable, normalised (absolute), or a bare name (env + PATH)
+    script: str | None  # the resolved script path, or `-m mod`, the interpreter runs
+    inline: str | None  # the inline code the service's own program runs (rule 2)
+    shebang: bool  # the executable is not an interpreter: a binary or a #! script
+    program0: str  # the executable as written, kept whole when it holds spaces
+    words: tuple[str, ...]  # paths with spaces, kept whole when a ps row is split
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Basenames (or the module) whose mention in a command line makes a decoy."""
+        key = self.script if self.script is not None else self.exe_path
+        if key.startswith("-m "):
+            return (key[3:],)
+        return tuple({posixpath.basename(key), posixpath.basename(self.exe_path)})
 
 
 def derive_match(program: Sequence[str]) -> str:
-    """Default `match`: the script's (or binary's) parent/basename as a whole word."""
+    """A regex naming the program's script (or binary) as parent/basename, for callers that
+    want one. The rule no longer uses it: the identity decides, `match` only narrows."""
     prog0, args = _effective_program(program)
     family = executable_family(prog0)
     target = prog0
@@ -122,29 +161,84 @@ def derive_match(program: Sequence[str]) -> str:
     return r"(?:^|[\s/])" + re.escape(tail) + r"(?=\s|$)"
 
 
+def _inline_code(args: Sequence[str], at: int) -> str:
+    return " ".join(args[at + 1 :])
+
+
 def matcher_for(service: ServiceSpec) -> Matcher:
-    pattern = service.match or re.compile(derive_match(service.program))
-    prog0, args = _effective_program(service.program)
+    prog0, args = _effective_program(service.runs or service.program)
     family = executable_family(prog0)
-    if family in _INTERPRETERS:
-        op = script_operand(family, args)
-        script = None if op in (None, INLINE) else _operand_key(op)
-        return Matcher(pattern, family, script, op == INLINE, False, prog0)
-    return Matcher(pattern, family, PurePosixPath(prog0).name, False, True, prog0)
+    exe = posixpath.normpath(prog0) if "/" in prog0 else prog0
+    cwd = service.working_directory or LAUNCHD_CWD
+    words = {w for w in (prog0, exe, *args) if " " in w}
+    if family not in _INTERPRETERS:
+        return Matcher(service.match, family, exe, None, None, True, prog0, _longest(words))
+    op, at = _operand_at(family, args)
+    script: str | None = None
+    inline: str | None = None
+    if op == INLINE:
+        inline = _inline_code(args, at)
+    elif op is not None and op.startswith("-m "):
+        script = op
+    elif op is not None:
+        script = resolve(op, cwd)
+        words.add(script or op)
+    return Matcher(service.match, family, exe, script, inline, False, prog0, _longest(words))
+
+
+def _longest(words: set[str]) -> tuple[str, ...]:
+    return tuple(sorted((w for w in words if " " in w), key=lambda w: (-len(w), w)))
 
 
 class Match(StrEnum):
     INSTANCE = "instance"
-    DECOY = "decoy"  # the command line matches, but it is not the service running
-    HIDDEN = "hidden"  # ps could not read its arguments; it may be an instance
+    DECOY = "decoy"  # its command line names the service, but it runs something else
+    HIDDEN = "hidden"  # it may be an instance, but the view cannot tell
     NONE = "none"
 
 
-def _argv(command: str, program0: str) -> list[str]:
-    # ps joins argv with spaces; keep a program path that itself contains spaces whole
-    if command == program0 or command.startswith(program0 + " "):
-        return [program0, *command[len(program0) :].split()]
-    return command.split()
+@dataclass(frozen=True)
+class _Row:
+    """A ps row's command as argv: split at spaces, but each of `words` (paths that hold
+    spaces, longest first) kept whole where it stands as a word of its own."""
+
+    command: str
+    spans: tuple[tuple[int, int], ...]
+
+    @classmethod
+    def split(cls, command: str, words: Sequence[str]) -> _Row:
+        spans: list[tuple[int, int]] = []
+        i, n = 0, len(command)
+        while i < n:
+            if command[i] == " ":
+                i += 1
+                continue
+            end = next(
+                (
+                    i + len(w)
+                    for w in words
+                    if command.startswith(w, i) and (i + len(w) == n or command[i + len(w)] == " ")
+                ),
+                -1,
+            )
+            if end < 0:
+                end = command.find(" ", i)
+                end = n if end < 0 else end
+            spans.append((i, end))
+            i = end
+        return cls(command, tuple(spans))
+
+    @property
+    def argv(self) -> list[str]:
+        return [self.command[a:b] for a, b in self.spans]
+
+    def joined(self, first: int, last: int) -> str:
+        """Words first..last as ps printed them, the spaces between them included."""
+        return self.command[self.spans[first][0] : self.spans[last][1]]
+
+
+def split_command(command: str, words: Sequence[str]) -> list[str]:
+    return _Row.split(command, words).argv
 
 
 def _hidden_name_fits(comm: str, m: Matcher) -> bool:
@@ -152,23 +246,125 @@ def _hidden_name_fits(comm: str, m: Matcher) -> bool:
     if name == m.executable or (m.shebang and name in _INTERPRETERS):
         return True
     # BSD ps shows p_comm, cut to MAXCOMLEN (16) characters (FACTS 5.2)
-    return len(comm) >= MAXCOMLEN and PurePosixPath(m.program0).name.startswith(comm)
+    return len(comm) >= MAXCOMLEN and posixpath.basename(m.exe_path).startswith(comm)
+
+
+def _same_file(path: str, cwd: str | None, target: str, *, bare_is_path: bool) -> Match:
+    """Does `path` (argv[0] or a script operand, seen from `cwd`) name `target`?
+
+    For argv[0] a bare name is found through PATH (`bare_is_path`: compare basenames); a
+    script operand is always a path, a bare one relative to the working directory.
+    """
+    if "/" not in target or (bare_is_path and "/" not in path):
+        same = posixpath.basename(path) == posixpath.basename(target)
+        return Match.INSTANCE if same else Match.DECOY
+    full = resolve(path, cwd)
+    if full is None:  # relative, and the probe could not learn P's cwd
+        same_name = posixpath.basename(path) == posixpath.basename(target)
+        return Match.HIDDEN if same_name else Match.DECOY
+    return Match.INSTANCE if full == target else Match.DECOY
+
+
+def _names_file(row: _Row, at: int, cwd: str | None, target: str, *, bare_is_path: bool) -> Match:
+    """Does word `at` of the row (argv[0], or a script operand) name `target`? ps joins
+    argv with spaces, so when it does not, the word may have been a path with spaces that
+    goes on into the following words. If such a longer reading (each of its components
+    trimmed, as real names are) names `target`, it may be an instance, but the row cannot
+    tell: hidden. Only the target's own spelling is kept whole, and counts."""
+    kind = _same_file(row.argv[at], cwd, target, bare_is_path=bare_is_path)
+    if kind is not Match.DECOY or "/" not in target:
+        return kind
+    for last in range(at + 1, len(row.spans)):
+        joined = row.joined(at, last)
+        if any(c != c.strip(" ") for c in joined.split("/")):
+            continue  # `vim /usr/local/bin/x` is not a directory called `vim `
+        if _same_file(joined, cwd, target, bare_is_path=bare_is_path) is not Match.DECOY:
+            return Match.HIDDEN  # ambiguous: never signalled, and never `ok` either
+    return kind
+
+
+def _identity(row: _Row, cwd: str | None, m: Matcher) -> Match:
+    argv = row.argv
+    family = executable_family(argv[0])
+    if family not in _INTERPRETERS:  # rule 1
+        if not m.shebang:
+            return Match.DECOY
+        return _names_file(row, 0, cwd, m.exe_path, bare_is_path=True)
+    op, at = _operand_at(family, argv[1:])
+    if m.shebang:  # rule 3: an interpreter running the service's #! script
+        if op is None or op == INLINE or op.startswith("-m "):
+            return Match.DECOY
+        return _names_file(row, at + 1, cwd, m.exe_path, bare_is_path=False)
+    if family != m.executable:
+        return Match.DECOY
+    if op == INLINE:
+        same = m.inline is not None and _inline_code(argv[1:], at) == m.inline
+        return Match.INSTANCE if same else Match.DECOY
+    if m.inline is not None:
+        return Match.DECOY
+    if m.script is None or op is None:
+        return Match.INSTANCE if m.script is None and op is None else Match.DECOY
+    if m.script.startswith("-m ") or op.startswith("-m "):
+        return Match.INSTANCE if op == m.script else Match.DECOY
+    return _names_file(row, at + 1, cwd, m.script, bare_is_path=False)
 
 
 def match_process(proc: ProcInfo, m: Matcher) -> Match:
     if proc.args_hidden:
         return Match.HIDDEN if _hidden_name_fits(proc.command[1:-1], m) else Match.NONE
-    if not m.pattern.search(proc.command):
+    row = _Row.split(proc.command, m.words)
+    if not row.spans:
         return Match.NONE
-    argv = _argv(proc.command, m.program0)
-    family = executable_family(argv[0]) if argv else ""
+    kind = _identity(row, proc.cwd, m)
+    # a hidden row stays hidden: its unresolved path may be what `match` looks for
+    if kind is Match.INSTANCE and m.pattern is not None:
+        texts = (proc.command, resolved_command(proc, m))
+        if not any(m.pattern.search(t) for t in texts):
+            return Match.DECOY  # `match` narrows (rule 4)
+    if kind is Match.DECOY and not any(n in proc.command for n in m.names if n):
+        return Match.NONE  # does not even name the service
+    return kind
+
+
+def _path_word(argv: Sequence[str]) -> int | None:
+    """Which word names the file a process runs: argv[0], or an interpreter's script."""
+    family = executable_family(argv[0])
     if family not in _INTERPRETERS:
-        return Match.INSTANCE if family == m.executable else Match.DECOY
-    if family != m.executable and not m.shebang:
-        return Match.DECOY
-    op = script_operand(family, argv[1:])
-    if op == INLINE:
-        return Match.INSTANCE if m.inline and family == m.executable else Match.DECOY
-    if family == m.executable and m.script is None and not m.shebang:
-        return Match.INSTANCE if not m.inline else Match.DECOY
-    return Match.INSTANCE if op is not None and _operand_key(op) == m.script else Match.DECOY
+        return 0 if "/" in argv[0] else None  # a bare name was found through PATH
+    op, at = _operand_at(family, argv[1:])
+    if op is None or op == INLINE or op.startswith("-m "):
+        return None
+    return at + 1
+
+
+def resolved_command(proc: ProcInfo, m: Matcher) -> str:
+    """The command line with the file it runs written out from its cwd, for `match`:
+    `python3 main.py` in /Users/ops/shiva reads `python3 /Users/ops/shiva/main.py`."""
+    row = _Row.split(proc.command, m.words)
+    i = _path_word(row.argv) if row.spans and not proc.args_hidden else None
+    full = resolve(row.argv[i], proc.cwd) if i is not None else None
+    if i is None or full is None:
+        return proc.command
+    a, b = row.spans[i]
+    return proc.command[:a] + full + proc.command[b:]
+
+
+def describe_run(proc: ProcInfo, m: Matcher) -> str:
+    """The evidence for calling `proc` an instance: what it runs, resolved, and its cwd."""
+    argv = split_command(proc.command, m.words)
+    if proc.args_hidden or not argv:
+        return f"runs {proc.command}"
+    family = executable_family(argv[0])
+    what = argv[0]
+    if family in _INTERPRETERS:
+        op, _ = _operand_at(family, argv[1:])
+        if op == INLINE:
+            what = f"{argv[0]} (inline code)"
+        elif op is not None and op.startswith("-m "):
+            what = f"{argv[0]} {op}"
+        elif op is not None:
+            what = f"{argv[0]} {resolve(op, proc.cwd) or op}"
+    elif "/" in what:
+        what = resolve(what, proc.cwd) or what
+    cwd = f", cwd {proc.cwd}" if proc.cwd is not None else ""
+    return f"runs {what}{cwd}"

@@ -57,6 +57,18 @@ def test_the_documented_form(tmp_path: Path) -> None:
     assert s.source.endswith("inventory.yaml:8")
 
 
+def test_runs_declares_what_a_wrapper_execs(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "    program: [/usr/bin/python3, /Users/ops/shiva/main.py]\n",
+        "    program: [/Users/ops/shiva/run.sh, --paper]\n"
+        "    runs: [/usr/bin/python3, /Users/ops/shiva/main.py]\n",
+    )
+    s = load(text, tmp_path).services["shiva"]  # type: ignore[attr-defined]
+    assert s.program == ("/Users/ops/shiva/run.sh", "--paper")
+    assert s.runs == ("/usr/bin/python3", "/Users/ops/shiva/main.py")
+    assert load(BASE, tmp_path).services["shiva"].runs is None  # type: ignore[attr-defined]
+
+
 def test_the_shipped_example_loads() -> None:
     inv = load_inventory(ROOT / "inventory.yaml")
     s = inv.services["shiva"]
@@ -172,6 +184,26 @@ ERRORS = [
         "    program: []\n",
         "inventory.yaml:11: services.shiva.program: "
         "expected a non-empty list of strings, got a list",
+    ),
+    (
+        "    keep_alive: true\n",
+        "    keep_alive: true\n    runs: [python3, main.py]\n",
+        "inventory.yaml:15: services.shiva.runs: runs[0] must be an absolute path, got 'python3'",
+    ),
+    (
+        "    keep_alive: true\n",
+        "    keep_alive: true\n    runs: []\n",
+        "inventory.yaml:15: services.shiva.runs: expected a non-empty list of strings, got a list",
+    ),
+    (
+        "    keep_alive: true\n",
+        "    keep_alive: true\n    runs: [/usr/bin/python3, 3]\n",
+        "inventory.yaml:15: services.shiva.runs[1]: expected a string, got 3",
+    ),
+    (
+        "hosts:\n",
+        "defaults:\n  runs: [/usr/bin/python3, main.py]\nhosts:\n",
+        "inventory.yaml:3: defaults.runs: unknown key",
     ),
     (
         "    environment: {SHIVA_MODE: paper}\n",
