@@ -96,8 +96,8 @@ def parse_ps(text: str) -> list[ProcInfo]:
 # The probe's ps, plus the working directory of the few rows that need it (issue 10): a
 # relative script operand (`cd ~/shiva && python3 main.py`) means nothing without the
 # process's cwd, which a Mac tells only through lsof (FACTS 5.4: no /proc). One ps, then,
-# for rows with a relative word named like a service's script ($@; this script's own row
-# aside), one lsof; all in the same remote call, so audit keeps one round trip per host.
+# for rows with a relative word named like a service's script ($@; this script and the
+# shells above it aside: their arguments carry the names), one lsof; all in the same remote call, so audit keeps one round trip per host.
 # POSIX sh, BSD awk and lsof.
 CWD_MARK = "--- cwd"  # no ps row can read so: each starts with its pid
 _PROBE = r"""
@@ -105,12 +105,20 @@ out=$(env LC_ALL=C TZ=UTC0 ps -axww -o pid=,ppid=,uid=,user=,pgid=,lstart=,comma
 printf '%s\n' "$out"
 [ "$#" -gt 0 ] || exit 0
 pids=$(printf '%s\n' "$out" | awk -v names=" $* " -v self="$$" '
-  $1 != self { for (i = 11; i <= NF; i++) {
-      w = $i
-      if (substr(w, 1, 1) == "/" || substr(w, 1, 1) == "-") continue
-      sub(/.*\//, "", w)
-      if (index(names, " " w " ")) { printf "%s%s", sep, $1; sep = ","; break }
-  } }')
+  { up[$1] = $2; row[NR] = $0 }
+  END {
+    for (p = self; p != "" && p > 1 && !(p in mine); p = up[p]) mine[p] = 1
+    for (n = 1; n <= NR; n++) {
+      $0 = row[n]
+      if ($1 in mine) continue
+      for (i = 11; i <= NF; i++) {
+        w = $i
+        if (substr(w, 1, 1) == "/" || substr(w, 1, 1) == "-") continue
+        sub(/.*\//, "", w)
+        if (index(names, " " w " ")) { printf "%s%s", sep, $1; sep = ","; break }
+      }
+    }
+  }')
 printf '%s\n' '--- cwd'
 [ -z "$pids" ] || lsof -a -p "$pids" -d cwd -Fn 2>/dev/null
 exit 0
