@@ -97,8 +97,8 @@ def parse_ps(text: str) -> list[ProcInfo]:
 # relative script operand (`cd ~/shiva && python3 main.py`) means nothing without the
 # process's cwd, which a Mac tells only through lsof (FACTS 5.4: no /proc). One ps, then,
 # for rows with a relative word named like a service's script ($@; this script and the
-# shells above it aside: their arguments carry the names), one lsof; all in the same remote call, so audit keeps one round trip per host.
-# POSIX sh, BSD awk and lsof.
+# shells above it aside: their arguments carry the names), one lsof; all in the same
+# remote call, so audit keeps one round trip per host. POSIX sh, BSD awk and lsof.
 CWD_MARK = "--- cwd"  # no ps row can read so: each starts with its pid
 _PROBE = r"""
 out=$(env LC_ALL=C TZ=UTC0 ps -axww -o pid=,ppid=,uid=,user=,pgid=,lstart=,command=) || exit
