@@ -8,6 +8,9 @@ Measures, as a user sees it (a fresh `svcctl` process each time, wall clock):
   (b) `svcctl audit` over all hosts x services vs the seed runbook's way of looking, one
       `ssh -F cfg HOST pgrep -lf PATTERN` per host and service, run one after another:
       svcctl must be >= 5x faster.
+  (c) with --against REV: `svcctl audit` over all hosts from this tree and from REV (a git
+      worktree), alternately on the same hosts, as a ratio pair by pair: a change must
+      leave audit no slower than before (median ratio <= 1.10, issue 10).
 Every audit must come back all-ok (exit 0), or the timing would measure a failure.
 Prints medians and ratios; exits 1 if a target is missed.
 """
@@ -38,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HOME = "/Users/ops"
 SCALING_TARGET = 1.5
 SPEEDUP_TARGET = 5.0
+AGAINST_TARGET = 1.10
 SERVICE_PY = "import time\nwhile True:\n    time.sleep(1)\n"
 
 
@@ -85,9 +89,13 @@ def ssh(tb: Testbed, host: str, command: str, stdin: str | None = None) -> str:
     return proc.stdout
 
 
-def audit(inventory: Path, *args: str) -> None:
-    proc = subprocess.run([*svcctl_argv(), "audit", "-i", str(inventory), "--json", *args],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
+def audit(inventory: Path, *args: str, tree: Path | None = None) -> None:
+    """`svcctl audit`, from this checkout or, with `tree`, from another one."""
+    argv = svcctl_argv() if tree is None else [sys.executable, "-m", "svcctl.cli.main"]
+    env = None if tree is None else {**os.environ, "PYTHONPATH": str(tree)}
+    proc = subprocess.run([*argv, "audit", "-i", str(inventory), "--json", *args], env=env,
+                          capture_output=True, text=True, timeout=120, cwd=tree or ROOT,
+                          check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"svcctl audit {' '.join(args)} was not all-ok "
                            f"(exit {proc.returncode}): {proc.stdout[-2000:]}{proc.stderr}")
@@ -161,7 +169,26 @@ def wait_all_running(tb: Testbed, hosts: list[str], services: int) -> None:
         list(pool.map(one, hosts))
 
 
-def run(directory: Path, n_hosts: int, n_services: int, repeat: int) -> int:
+def against(inventory: Path, tree: Path, repeat: int) -> tuple[Timing, Timing, list[float]]:
+    """This tree's audit and `tree`'s, alternately (A B A B ...), and each pair's ratio."""
+    ours, theirs = Timing(), Timing()
+    for _ in range(repeat):
+        a = measure(lambda: audit(inventory), 1)
+        b = measure(lambda: audit(inventory, tree=tree), 1)
+        for mine, one in ((ours, a), (theirs, b)):
+            mine.wall += one.wall
+            mine.client_cpu += one.client_cpu
+            mine.machine_cpu += one.machine_cpu
+    return ours, theirs, [a / b for a, b in zip(ours.wall, theirs.wall, strict=True)]
+
+
+def run(directory: Path, n_hosts: int, n_services: int, repeat: int,
+        rev: str | None = None) -> int:
+    tree = None
+    if rev is not None:
+        tree = directory / "against"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree),
+                        rev], check=True)
     tb = Testbed(directory / "testbed")
     hosts = [f"bench{i:02d}" for i in range(n_hosts)]
     try:
@@ -179,8 +206,14 @@ def run(directory: Path, n_hosts: int, n_services: int, repeat: int) -> int:
         t1 = measure(lambda: audit(inventory, "--host", hosts[0]), repeat)
         tn = measure(lambda: audit(inventory), repeat)
         tl = measure(lambda: runbook_loop(tb, hosts, n_services), repeat)
+        if tree is not None:
+            audit(inventory, tree=tree)  # its own warm-up
+            ours, theirs, ratios = against(inventory, tree, repeat)
     finally:
         tb.down()
+        if tree is not None:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
+                           check=False)
 
     one_host, all_hosts = statistics.median(t1.wall), statistics.median(tn.wall)
     loop = statistics.median(tl.wall)
@@ -192,6 +225,14 @@ def run(directory: Path, n_hosts: int, n_services: int, repeat: int) -> int:
     print("(b) " + tl.line(f"runbook loop, {n_hosts * n_services} x ssh pgrep"))
     print(f"    svcctl audit is {speedup:.1f}x faster (target >= {SPEEDUP_TARGET}x)")
     missed = []
+    if tree is not None:
+        ratio = statistics.median(ratios)
+        print("(c) " + ours.line(f"svcctl audit, {n_hosts} hosts, this tree"))
+        print("    " + theirs.line(f"svcctl audit, {n_hosts} hosts, {rev}"))
+        print(f"    ratio this/{rev}: median {ratio:.2f} "
+              f"[{' '.join(f'{r:.2f}' for r in ratios)}] (target <= {AGAINST_TARGET})")
+        if ratio > AGAINST_TARGET:
+            missed.append(f"{ratio:.2f}x {rev}'s time")
     if scaling > SCALING_TARGET:
         missed.append(f"scaling {scaling:.2f}x > {SCALING_TARGET}x")
     if speedup < SPEEDUP_TARGET:
@@ -205,10 +246,12 @@ def main() -> int:
     parser.add_argument("--hosts", type=int, default=10)
     parser.add_argument("--services", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--against", metavar="REV",
+                        help="also time audit from this git revision, pair by pair")
     args = parser.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="svcctl-bench-"))
     try:
-        return run(directory, args.hosts, args.services, args.repeat)
+        return run(directory, args.hosts, args.services, args.repeat, args.against)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
