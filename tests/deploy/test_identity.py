@@ -8,8 +8,9 @@ mentioned the service's path, or ran another file of the same name, was a kill t
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from tests.deploy.site import SERVICE_PY, Service
+from tests.deploy.site import SERVICE_PY, Service, Site
 from tests.testbed.jobs import detached
 
 
@@ -109,3 +110,29 @@ def test_a_wrappers_copies_are_found_through_runs(service: Service) -> None:
     assert rc == 1 and "duplicate" in out and f"pid {stray}" in out, out
     assert run(service, "adopt", service.name, "--yes")[0] == 0
     assert service.pids() == [managed]
+
+
+def test_a_cut_comm_row_of_another_user_is_a_hidden_candidate(testbed: Site,
+                                                               tmp_path: Path) -> None:
+    # a Mac's ps shows another user's process as `(comm)`, comm cut to 16 characters
+    # (FACTS 5.2): `(shiva-trading-bo)` may be the service, so ops's view is partial
+    from tests.deploy.conftest import _make
+
+    service = _make(testbed, tmp_path, "comm", None)
+    program = "/Users/ops/bin/shiva-trading-bot-v2"
+    try:
+        testbed.sh(testbed.main, f"mkdir -p /Users/ops/bin && cp /usr/libexec/gnu/sleep {program}"
+                   f" && chmod 755 {program}", user="root")
+        service.write_inventory(program=[program, "600"])
+        root_copy = int(testbed.sh(testbed.main, detached(f"{program} 600"), user="root").stdout)
+        assert testbed.sh(testbed.main, f"ps -o command= -p {root_copy}").stdout == (
+            "(shiva-trading-bo)\n")
+        rc, out = run(service, "audit")
+        assert rc == 1 and "uninspectable" in out and f"pid {root_copy}" in out, out
+        rc, out = run(service, "deploy", service.name)
+        assert rc == 1 and f"pid {root_copy}" in out and "--user root" in out, out
+        assert not service.loaded()
+    finally:
+        testbed.sh(testbed.main, f"pkill -x shiva-trading-bot-v2; rm -f {program}", user="root",
+                   check=False)
+        service.cleanup()
