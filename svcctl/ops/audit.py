@@ -30,7 +30,7 @@ from svcctl.model import (
     Verdict,
 )
 from svcctl.ops.lock import LockRecord, lock_path, parse_lock
-from svcctl.procs import classify_service, cwd_names, parse_probe, probe_argv
+from svcctl.procs import Probe, classify_service, cwd_names, identity_paths, parse_probe, probe_argv
 
 GUARD_DIR = "/tmp/svcctl-guard"  # svcctl.guard's default lock directory
 NOT_LOADED = {112, 113}  # no such domain / no such service (FACTS 2.7)
@@ -117,7 +117,9 @@ def plan_probe(spec: HostSpec, services: Sequence[ServiceSpec]) -> _Plan:
         if svc.guard:
             guards[svc.name] = len(commands)
             commands.append(read_record_argv(f"{GUARD_DIR}/{svc.name}.lock"))
-    commands.append(probe_argv(cwd_names(services)))  # ps, and cwds it needs (issue 10)
+    # ps, and the cwds and real paths that resolving what each process runs needs (issue 10)
+    commands.append(probe_argv(cwd_names(services),
+                               [p for svc in services for p in identity_paths(svc)]))
     return _Plan(commands, prints, listings, guards, len(commands) - 1, locks)
 
 
@@ -160,19 +162,19 @@ def assess_host(spec: HostSpec, services: Sequence[ServiceSpec], plan: _Plan,
                 outputs: Sequence[tuple[int, str, str]]) -> HostReport:
     """Pure: the probe's outputs -> one finding per service."""
     ps_rc, ps_out, ps_err = outputs[plan.ps]
-    procs: list[ProcInfo] | None = None
+    probe: Probe | None = None
     ps_problem = f"ps failed ({ps_rc}): {ps_err.strip()[:200]}"
     if ps_rc == 0:
         try:
-            procs = parse_probe(ps_out)
+            probe = parse_probe(ps_out)
         except ParseError as exc:
             ps_problem = f"ps output unreadable: {exc}"
     findings = []
     for svc in services:
-        if procs is None:
+        if probe is None:
             findings.append(Finding(svc.name, spec.name, Verdict.UNINSPECTABLE, detail=ps_problem))
             continue
-        findings.append(_assess_service(spec, svc, plan, outputs, procs))
+        findings.append(_assess_service(spec, svc, plan, outputs, probe))
     return HostReport(spec.name, True, tuple(findings), locks=held_locks(plan, outputs))
 
 
@@ -191,7 +193,8 @@ def held_locks(plan: _Plan, outputs: Sequence[tuple[int, str, str]],
 
 
 def _assess_service(spec: HostSpec, svc: ServiceSpec, plan: _Plan,
-                    outputs: Sequence[tuple[int, str, str]], procs: list[ProcInfo]) -> Finding:
+                    outputs: Sequence[tuple[int, str, str]], probe: Probe) -> Finding:
+    procs = probe.procs
     def uninspectable(problem: str, hint: str | None = None) -> Finding:
         return Finding(svc.name, spec.name, Verdict.UNINSPECTABLE, detail=problem, hint=hint)
 
@@ -232,7 +235,8 @@ def _assess_service(spec: HostSpec, svc: ServiceSpec, plan: _Plan,
                     label=svc.label, source="print", domain=dom, domain_raw=target,
                     pid=entry.pid, last_exit_code=entry.status)
     finding = classify_service(svc, spec.name, expected, job, procs,
-                               assigned=spec.name in svc.hosts, foreign_jobs=foreign)
+                               assigned=spec.name in svc.hosts, foreign_jobs=foreign,
+                               real_paths=probe.real)
     if foreign and finding.verdict is Verdict.OK:
         # the label loaded in two domains is a duplicate waiting to happen (FACTS 1.4)
         finding = replace(finding, verdict=Verdict.DUPLICATE,

@@ -17,23 +17,34 @@ from svcctl.procs.matching import (
     Matcher,
     derive_match,
     executable_family,
+    identity_paths,
     match_process,
     matcher_for,
     script_operand,
 )
-from svcctl.procs.ps import PS_FIELDS, cwd_names, parse_probe, parse_ps, probe_argv, ps_argv
+from svcctl.procs.ps import (
+    PS_FIELDS,
+    Probe,
+    cwd_names,
+    parse_probe,
+    parse_ps,
+    probe_argv,
+    ps_argv,
+)
 
 __all__ = [
     "INLINE",
     "PS_FIELDS",
     "Match",
     "Matcher",
+    "Probe",
     "classify_service",
     "cwd_names",
     "derive_match",
     "detect_respawn",
     "executable_family",
     "find_instances",
+    "identity_paths",
     "is_crashlooping",
     "is_known_running",
     "match_process",

@@ -113,18 +113,20 @@ def classify_service(
     assigned: bool,
     foreign_jobs: Mapping[str, JobState] | None = None,
     ignore_pids: frozenset[int] = frozenset(),
+    real_paths: Mapping[str, str] | None = None,
 ) -> Finding:
     """The verdict for one service on one host from launchd's record and the process table.
 
     `job` is launchd's record for the label in the host's domain (None: not loaded);
-    `foreign_jobs` the same label loaded in other domains, keyed by service-target.
+    `foreign_jobs` the same label loaded in other domains, keyed by service-target;
+    `real_paths` the real path of files the probe resolved (symlinks followed).
     """
     foreign = dict(foreign_jobs or {})
     owners = {j.pid: t for t, j in foreign.items() if j.pid is not None}
     if job is not None and job.pid is not None:
         owners[job.pid] = expected_target
     instances, hidden = find_instances(
-        procs, matcher_for(service), owners, expected_target, ignore_pids
+        procs, matcher_for(service, real_paths), owners, expected_target, ignore_pids
     )
     managed = [i for i in instances if i.managed]
     strays = [i for i in instances if not i.managed]

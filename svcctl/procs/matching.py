@@ -24,8 +24,10 @@ that identity:
 4. `match`, when set, narrows: P must also match the regex somewhere in its command line.
    It never makes a process that runs something else an instance.
 
-Paths are compared as text after normalisation: symlinks are not resolved (the pure core
-never sees the host's filesystem), and `exec -a` renames argv[0].
+Paths are compared after normalisation, and through the real paths the probe resolved on
+the host (`Matcher.real`: symlinks followed, for the service's files and the absolute
+paths that name them); the pure core never sees the host's filesystem itself. `exec -a`
+renames argv[0].
 
 A process that may be an instance but cannot be told is *hidden*: a row whose arguments ps
 could not read (`[name]`, `(name)`, FACTS 5.2) and whose name is S's executable (or, at 16
@@ -43,8 +45,8 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import PurePosixPath
 
@@ -115,7 +117,8 @@ def _effective_program(program: Sequence[str]) -> tuple[str, list[str]]:
 
 def resolve(path: str, cwd: str | None) -> str | None:
     """`path` as the absolute, normalised path it names from `cwd`; None when it cannot
-    be told (relative, and the working directory is unknown). Symlinks stay unresolved."""
+    be told (relative, and the working directory is unknown). Symlinks are the probe's
+    (`Matcher.real`)."""
     if path.startswith("/"):
         return posixpath.normpath(path)
     if cwd is None or not cwd.startswith("/"):
@@ -135,6 +138,12 @@ class Matcher:
     shebang: bool  # the executable is not an interpreter: a binary or a #! script
     program0: str  # the executable as written, kept whole when it holds spaces
     words: tuple[str, ...]  # paths with spaces, kept whole when a ps row is split
+    # real paths the probe resolved on the host (symlinks followed): two paths name one
+    # file when their real paths are equal; a path it could not resolve stays as written
+    real: Mapping[str, str] = field(default_factory=dict)
+
+    def same(self, path: str, target: str) -> bool:
+        return self.real.get(path, path) == self.real.get(target, target)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -165,7 +174,19 @@ def _inline_code(args: Sequence[str], at: int) -> str:
     return " ".join(args[at + 1 :])
 
 
-def matcher_for(service: ServiceSpec) -> Matcher:
+def identity_paths(service: ServiceSpec) -> list[str]:
+    """The absolute files the service runs (its executable, its script): the paths whose
+    real paths the probe resolves on the host."""
+    m = matcher_for(service)
+    return [p for p in (m.exe_path, m.script) if p is not None and p.startswith("/")]
+
+
+def matcher_for(service: ServiceSpec, real: Mapping[str, str] | None = None) -> Matcher:
+    m = _matcher(service)
+    return replace(m, real=dict(real)) if real else m
+
+
+def _matcher(service: ServiceSpec) -> Matcher:
     prog0, args = _effective_program(service.runs or service.program)
     family = executable_family(prog0)
     exe = posixpath.normpath(prog0) if "/" in prog0 else prog0
@@ -249,36 +270,39 @@ def _hidden_name_fits(comm: str, m: Matcher) -> bool:
     return len(comm) >= MAXCOMLEN and posixpath.basename(m.exe_path).startswith(comm)
 
 
-def _same_file(path: str, cwd: str | None, target: str, *, bare_is_path: bool) -> Match:
+def _same_file(path: str, cwd: str | None, target: str, *, bare_is_path: bool,
+               same: Callable[[str, str], bool] = str.__eq__) -> Match:
     """Does `path` (argv[0] or a script operand, seen from `cwd`) name `target`?
 
     For argv[0] a bare name is found through PATH (`bare_is_path`: compare basenames); a
     script operand is always a path, a bare one relative to the working directory.
     """
     if "/" not in target or (bare_is_path and "/" not in path):
-        same = posixpath.basename(path) == posixpath.basename(target)
-        return Match.INSTANCE if same else Match.DECOY
+        named = posixpath.basename(path) == posixpath.basename(target)
+        return Match.INSTANCE if named else Match.DECOY
     full = resolve(path, cwd)
     if full is None:  # relative, and the probe could not learn P's cwd
         same_name = posixpath.basename(path) == posixpath.basename(target)
         return Match.HIDDEN if same_name else Match.DECOY
-    return Match.INSTANCE if full == target else Match.DECOY
+    return Match.INSTANCE if same(full, target) else Match.DECOY
 
 
-def _names_file(row: _Row, at: int, cwd: str | None, target: str, *, bare_is_path: bool) -> Match:
+def _names_file(row: _Row, at: int, cwd: str | None, target: str, *, bare_is_path: bool,
+                same: Callable[[str, str], bool] = str.__eq__) -> Match:
     """Does word `at` of the row (argv[0], or a script operand) name `target`? ps joins
     argv with spaces, so when it does not, the word may have been a path with spaces that
     goes on into the following words. If such a longer reading (each of its components
     trimmed, as real names are) names `target`, it may be an instance, but the row cannot
     tell: hidden. Only the target's own spelling is kept whole, and counts."""
-    kind = _same_file(row.argv[at], cwd, target, bare_is_path=bare_is_path)
+    kind = _same_file(row.argv[at], cwd, target, bare_is_path=bare_is_path, same=same)
     if kind is not Match.DECOY or "/" not in target:
         return kind
     for last in range(at + 1, len(row.spans)):
         joined = row.joined(at, last)
         if any(c != c.strip(" ") for c in joined.split("/")):
             continue  # `vim /usr/local/bin/x` is not a directory called `vim `
-        if _same_file(joined, cwd, target, bare_is_path=bare_is_path) is not Match.DECOY:
+        if _same_file(joined, cwd, target, bare_is_path=bare_is_path,
+                      same=same) is not Match.DECOY:
             return Match.HIDDEN  # ambiguous: never signalled, and never `ok` either
     return kind
 
@@ -289,12 +313,12 @@ def _identity(row: _Row, cwd: str | None, m: Matcher) -> Match:
     if family not in _INTERPRETERS:  # rule 1
         if not m.shebang:
             return Match.DECOY
-        return _names_file(row, 0, cwd, m.exe_path, bare_is_path=True)
+        return _names_file(row, 0, cwd, m.exe_path, bare_is_path=True, same=m.same)
     op, at = _operand_at(family, argv[1:])
     if m.shebang:  # rule 3: an interpreter running the service's #! script
         if op is None or op == INLINE or op.startswith("-m "):
             return Match.DECOY
-        return _names_file(row, at + 1, cwd, m.exe_path, bare_is_path=False)
+        return _names_file(row, at + 1, cwd, m.exe_path, bare_is_path=False, same=m.same)
     if family != m.executable:
         return Match.DECOY
     if op == INLINE:
@@ -306,7 +330,7 @@ def _identity(row: _Row, cwd: str | None, m: Matcher) -> Match:
         return Match.INSTANCE if m.script is None and op is None else Match.DECOY
     if m.script.startswith("-m ") or op.startswith("-m "):
         return Match.INSTANCE if op == m.script else Match.DECOY
-    return _names_file(row, at + 1, cwd, m.script, bare_is_path=False)
+    return _names_file(row, at + 1, cwd, m.script, bare_is_path=False, same=m.same)
 
 
 def match_process(proc: ProcInfo, m: Matcher) -> Match:

@@ -136,3 +136,35 @@ def test_a_cut_comm_row_of_another_user_is_a_hidden_candidate(testbed: Site,
         testbed.sh(testbed.main, f"pkill -x shiva-trading-bot-v2; rm -f {program}", user="root",
                    check=False)
         service.cleanup()
+
+
+def test_a_copy_started_through_a_symlink_is_the_same_file(service: Service) -> None:
+    # `current` -> a release directory: launchd runs current/bot.py, a person starts
+    # releases/7/bot.py (or the reverse); the probe resolves both on the host
+    home, name = service.site.home, service.name
+    release, current = f"{home}/{name}-releases/7", f"{home}/{name}-current"
+    service.site.put(service.site.main, f"{release}/bot.py", SERVICE_PY)
+    service.site.sh(service.site.main, f"ln -s {release} {current}")
+    service.write_inventory(program=["/usr/bin/python3", f"{current}/bot.py", "v1", "run"])
+    strays: list[int] = []
+    try:
+        assert run(service, "deploy", service.name)[0] == 0
+        managed = service.launchd_pid()
+        strays.append(int(service.site.sh(service.site.main, detached(
+            f"/usr/bin/python3 {release}/bot.py v1 run")).stdout))
+        rc, out = run(service, "audit")
+        assert rc == 1 and "duplicate" in out and f"pid {strays[0]}" in out, out
+        assert run(service, "adopt", service.name, "--yes")[0] == 0
+        assert not _alive(service, strays[0])
+        assert service.launchd_pid() == managed and _alive(service, managed)
+        # a file of the same name that is not the same file stays out of it
+        service.site.put(service.site.main, f"{home}/{name}-other/bot.py", SERVICE_PY)
+        strays.append(int(service.site.sh(service.site.main, detached(
+            f"/usr/bin/python3 {home}/{name}-other/bot.py v1 run")).stdout))
+        rc, out = run(service, "audit")
+        assert rc == 0 and f"pid {strays[1]}" not in out, out
+    finally:
+        for pid in strays:
+            service.site.sh(service.site.main, f"kill {pid}", check=False)
+        service.site.sh(service.site.main, f"rm -rf {current} {home}/{name}-releases "
+                        f"{home}/{name}-other", check=False)

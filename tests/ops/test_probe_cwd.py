@@ -57,7 +57,7 @@ def test_the_probe_tells_the_cwd_of_a_relative_copy_to_its_owner(hosts: Hosts) -
             host = SSHHost(H, SSHTarget(H, ssh_config=hosts.ssh_config, user=user))
             with host:
                 r = host.check(probe_argv(["main.py"]))
-            procs = {p.pid: p for p in parse_probe(r.stdout)}
+            procs = {p.pid: p for p in parse_probe(r.stdout).procs}
             assert {p.pid: p.cwd for p in procs.values() if p.cwd} == want, user
             assert procs[mine].cwd is None  # no word named like the script: not asked
             assert roots in procs  # ops sees the row, `(python3.9)`, without its cwd
@@ -69,3 +69,23 @@ def test_the_probe_tells_the_cwd_of_a_relative_copy_to_its_owner(hosts: Hosts) -
 def test_without_names_the_probe_is_plain_ps(tmp_path: Path) -> None:
     argv = probe_argv([])
     assert argv[:2] == ["sh", "-c"] and argv[3:] == ["sh"]
+
+
+def test_real_path_pairs_are_read_whole_or_not_at_all() -> None:
+    from svcctl.procs.ps import parse_real
+
+    text = "r/a/current/x.py\nR/a/releases/7/x.py\nr/lonely\nr/b\nRrelative\n"
+    assert parse_real(text) == {"/a/current/x.py": "/a/releases/7/x.py"}
+
+
+def test_two_paths_with_one_real_path_name_the_same_file() -> None:
+    from svcctl.model import ProcInfo
+    from svcctl.procs import Match, match_process, matcher_for
+
+    svc = ServiceSpec("s", "com.example.s", ("h",), ("/usr/bin/python3", "/a/current/x.py"))
+    row = ProcInfo(9, 1, 501, "ops", 9, None, "", "/usr/bin/python3 /a/releases/7/x.py")
+    assert match_process(row, matcher_for(svc)) is not Match.INSTANCE
+    real = {"/a/current/x.py": "/a/releases/7/x.py"}
+    assert match_process(row, matcher_for(svc, real)) is Match.INSTANCE
+    other = ProcInfo(10, 1, 501, "ops", 10, None, "", "/usr/bin/python3 /a/other/x.py")
+    assert match_process(other, matcher_for(svc, real)) is not Match.INSTANCE
