@@ -16,6 +16,7 @@ from svcctl.host.base import Host
 from svcctl.launchd import bootout_argv, classify_launchctl_error, kickstart_argv
 from svcctl.model import Domain, Finding, HostSpec, Inventory, ServiceSpec
 from svcctl.ops import lifecycle
+from svcctl.ops.audit import probe_domains
 from svcctl.ops.kill import Kill, kill_all
 from svcctl.ops.lifecycle import StepFailed, Target
 from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT, DeployLock
@@ -39,6 +40,7 @@ def plan_adopt(svc: ServiceSpec, spec: HostSpec, finding: Finding,
     """Pure: what to signal and boot out, from one audit finding."""
     assigned = spec.name in svc.hosts
     own = spec.domain.service_target(svc.label)
+    everywhere = tuple(d.service_target(svc.label) for d in probe_domains(spec.domain))
     kills: list[Kill] = []
     bootouts: list[str] = []
     for inst in finding.instances:
@@ -48,7 +50,7 @@ def plan_adopt(svc: ServiceSpec, spec: HostSpec, finding: Finding,
             if inst.owner not in bootouts:
                 bootouts.append(inst.owner)  # launchd's job: kill would only respawn it
         elif not inst.managed:
-            kills.append(Kill(inst.proc, own))
+            kills.append(Kill(inst.proc, everywhere))
     if not assigned and finding.job is not None and own not in bootouts:
         bootouts.append(own)
     if not assigned:

@@ -23,7 +23,8 @@ from svcctl.procs import parse_ps, ps_argv
 
 KILL_WAIT = 5.0
 
-# $1 the label's service-target, $2 the signal (0: only check), then per process its pid,
+# $1 the label's service-targets in every domain it could be loaded in (space-separated:
+# labels hold no white space), $2 the signal (0: only check), then per process its pid,
 # lstart and command as svcctl parsed them; prints `PID verdict` for each. It runs on the
 # Mac: POSIX sh (bash 3.2), BSD ps and awk, no /proc (FACTS 5.4).
 # - launchd's pid for the label is read once, first: a KeepAlive respawn between the
@@ -36,7 +37,13 @@ KILL_WAIT = 5.0
 #   (`-o lstart=` alone keeps its padding) and the command compared without it.
 _SIGNAL = r"""
 sig=$2
-owned=" $(launchctl print "$1" 2>/dev/null | awk -F' = ' '$1 == "\tpid" { printf "%s ", $2 }')"
+owned=" "
+set -f
+for t in $1; do
+  owned="$owned$(launchctl print "$t" 2>/dev/null |
+    awk -F' = ' '$1 == "\tpid" { printf "%s ", $2 }')"
+done
+set +f
 shift 2
 export LC_ALL=C TZ=UTC0
 width=$(ps -o lstart= -p $$ 2>/dev/null)
@@ -60,7 +67,9 @@ while [ $# -ge 3 ]; do echo "$1 $(one "$1" "$2" "$3")"; shift 3; done
 @dataclass(frozen=True)
 class Kill:
     proc: ProcInfo
-    target: str  # the label's service-target: its launchd pid is refused at signal time
+    # the label's service-targets (every domain it could be loaded in): a pid launchd holds
+    # for the label in any of them is refused at signal time
+    targets: tuple[str, ...]
     family: tuple[ProcInfo, ...] = ()  # descendants and group members that go with it
 
     @property
@@ -106,12 +115,13 @@ def family_of(stray: ProcInfo, procs: Sequence[ProcInfo],
     return tuple(out)
 
 
-def signal_each(host: Host, target: str, procs: Sequence[ProcInfo], sig: str) -> dict[int, str]:
+def signal_each(host: Host, targets: Sequence[str], procs: Sequence[ProcInfo],
+                sig: str) -> dict[int, str]:
     """One remote call: signal each process that still is the one identified and is not
-    `target`'s launchd pid. Per pid: sent | alive (sig 0) | gone | changed | refused
-    (PID <= 1) | launchd | failed: why."""
+    the label's launchd pid in any of `targets`. Per pid: sent | alive (sig 0) | gone |
+    changed | refused (PID <= 1) | launchd | failed: why."""
     args = [x for p in procs for x in (str(p.pid), p.started_raw, p.command)]
-    r = host.run(["sh", "-c", _SIGNAL, "sh", target, sig, *args])
+    r = host.run(["sh", "-c", _SIGNAL, "sh", " ".join(targets), sig, *args])
     said = dict(line.partition(" ")[::2] for line in r.stdout.splitlines())
     missing = f"failed: exit {r.rc} {r.tail()}"
     return {p.pid: said.get(str(p.pid)) or missing for p in procs}
@@ -119,7 +129,7 @@ def signal_each(host: Host, target: str, procs: Sequence[ProcInfo], sig: str) ->
 
 def signal_checked(host: Host, kill: Kill, sig: str) -> str:
     """`signal_each` for the stray alone (its family is not signalled)."""
-    return signal_each(host, kill.target, [kill.proc], sig)[kill.proc.pid]
+    return signal_each(host, kill.targets, [kill.proc], sig)[kill.proc.pid]
 
 
 def with_families(host: Host, kills: tuple[Kill, ...],
@@ -141,13 +151,13 @@ def kill_all(host: Host, svc: ServiceSpec, spec: HostSpec, kills: tuple[Kill, ..
     remote call over all of them, each re-identified there (a killed parent's children
     are orphaned at once, so the family is read before the first signal)."""
     kills = with_families(host, kills, protected)
-    target = kills[0].target if kills else ""
+    targets = kills[0].targets if kills else ()
     procs = list({p.pid: p for k in kills for p in (k.proc, *k.family)}.values())
     who = {p.pid: p for p in procs}
     notes: list[str] = []
     denied: list[str] = []
     pending: list[ProcInfo] = []
-    for pid, out in signal_each(host, target, procs, "TERM").items():
+    for pid, out in signal_each(host, targets, procs, "TERM").items():
         if out == "sent":
             pending.append(who[pid])
         elif out.startswith("failed"):
@@ -159,13 +169,13 @@ def kill_all(host: Host, svc: ServiceSpec, spec: HostSpec, kills: tuple[Kill, ..
         deadline = time.monotonic() + wait
         while left and time.monotonic() < deadline:
             time.sleep(0.2)
-            now = signal_each(host, target, left, "0")
+            now = signal_each(host, targets, left, "0")
             left = [p for p in left if now[p.pid] == "alive"]
         return left
 
     pending = alive(pending, grace)
     if pending:
-        sent = signal_each(host, target, pending, "KILL")
+        sent = signal_each(host, targets, pending, "KILL")
         notes += [f"pid {p.pid} ignored SIGTERM for {grace:g} s: SIGKILL {sent[p.pid]}"
                   for p in pending]
     pending = alive(pending, KILL_WAIT)

@@ -116,7 +116,7 @@ def test_a_reused_pid_is_never_signalled(service: Service, site: Site) -> None:
 
         def kill(started: str, command: str, sig: str = "TERM") -> str:
             return signal_checked(host, Kill(replace(proc, started_raw=started,
-                                                     command=command), service.target), sig)
+                                                     command=command), (service.target,)), sig)
 
         assert kill(proc.started_raw, proc.command, "0") == "alive"
         # same pid, another start time or command: a different process now

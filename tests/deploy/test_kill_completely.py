@@ -7,6 +7,9 @@ the probe is refused in the very call that signals.
 
 from __future__ import annotations
 
+import plistlib
+from pathlib import Path
+
 import pytest
 
 from svcctl.host.ssh import SSHHost, SSHTarget
@@ -58,8 +61,9 @@ def child_of(svc: Service, pid: int) -> int:
     return int(svc.site.sh(svc.site.main, f"cat {path}").stdout)
 
 
-def ssh_host(site: Site) -> SSHHost:
-    return SSHHost(site.main, SSHTarget(site.main, ssh_config=site.ssh_config, user=site.user))
+def ssh_host(site: Site, user: str | None = None) -> SSHHost:
+    return SSHHost(site.main, SSHTarget(site.main, ssh_config=site.ssh_config,
+                                        user=user or site.user))
 
 
 def test_adopt_stops_the_strays_spawn_child_and_group_not_launchds(testbed: Site,
@@ -107,8 +111,47 @@ def test_a_pid_that_is_launchds_now_is_never_signalled(service: Service, site: S
     assert managed is not None
     with ssh_host(site) as host:
         procs = {p.pid: p for p in parse_ps(host.run(ps_argv()).stdout)}
-        kill = Kill(procs[managed], service.target)  # identified as a stray would be
+        kill = Kill(procs[managed], (service.target,))  # identified as a stray would be
         assert signal_checked(host, kill, "0") == "launchd"
         assert signal_checked(host, kill, "TERM") == "launchd"
         assert signal_checked(host, kill, "KILL") == "launchd"
     assert service.launchd_pid() == managed and service.pids() == [managed]
+
+
+def test_launchds_pid_for_the_label_in_another_domain_is_never_signalled(
+        testbed: Site, tmp_path: Path) -> None:
+    # the same label loaded in `system` beside the host's `user/501`: its pid is launchd's
+    # too (adopt boots such a job out; a kill would only make launchd respawn it)
+    from svcctl.model import Domain, DomainKind
+    from svcctl.ops.audit import probe_domains
+    from tests.deploy.conftest import _make
+
+    service = _make(testbed, tmp_path, "dom", None)
+    daemon = f"/Library/LaunchDaemons/{service.label}.plist"
+    plist = plistlib.dumps({"Label": service.label, "KeepAlive": True,
+                            "ProgramArguments": ["/usr/bin/python3", service.script, "v1", "run"]})
+    try:
+        testbed.sh(testbed.main, f"cat > {daemon} && launchctl bootstrap system {daemon}",
+                   user="root", stdin=plist.decode())
+        system_pid = wait_for(lambda: _print_pid(testbed, f"system/{service.label}"))
+        everywhere = tuple(d.service_target(service.label)
+                           for d in probe_domains(Domain(DomainKind.USER, testbed.uid)))
+        assert f"system/{service.label}" in everywhere
+        with ssh_host(testbed, user="root") as host:
+            procs = {p.pid: p for p in parse_ps(host.run(ps_argv()).stdout)}
+            row = procs[system_pid]
+            assert signal_checked(host, Kill(row, everywhere), "0") == "launchd"
+            # the host's own domain alone does not know it: that was the old check
+            assert signal_checked(host, Kill(row, (service.target,)), "0") == "alive"
+    finally:
+        testbed.sh(testbed.main, f"launchctl bootout system/{service.label}; rm -f {daemon}",
+                   user="root", check=False)
+        service.cleanup()
+
+
+def _print_pid(site: Site, target: str) -> int | None:
+    out = site.sh(site.main, f"launchctl print {target}", user="root", check=False).stdout
+    for line in out.splitlines():
+        if line.startswith("\tpid = "):
+            return int(line.split("=")[1])
+    return None

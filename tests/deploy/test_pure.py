@@ -116,6 +116,9 @@ def test_plan_adopt_never_targets_launchd_or_pid_1() -> None:
     plan = plan_adopt(SVC, SPEC, f)
     assert [k.proc.pid for k in plan.kills] == [99]
     assert plan.ensure == "running" and not plan.bootouts
+    # the signal refuses launchd's pid for the label in every domain it could be loaded in
+    assert plan.kills[0].targets == (TARGET, "gui/501/com.example.shiva",
+                                     "system/com.example.shiva")
     assert re.search(r"pid 99 .*SIGKILL after 5 s", plan.steps[0].action)
     # on a host the service is not assigned to, launchd's job there is booted out
     backup = HostSpec("backup", Domain(DomainKind.USER, 501), home="/Users/ops")

@@ -80,7 +80,7 @@ def test_an_unchanged_process_is_alive_and_gets_the_signal(
     userland: str, sleeper: subprocess.Popen[bytes]
 ) -> None:
     host = LocalHost()
-    kill = Kill(audited(sleeper.pid), TARGET)
+    kill = Kill(audited(sleeper.pid), (TARGET,))
     assert signal_checked(host, kill, "0") == "alive"
     assert signal_checked(host, kill, "TERM") == "sent"
     assert sleeper.wait(timeout=10) == -15
@@ -100,7 +100,7 @@ def test_another_start_or_command_is_changed_and_not_signalled(
         replace(proc, command=""),
     ]
     for other in others:
-        assert signal_checked(host, Kill(other, TARGET), "TERM") == "changed", other
+        assert signal_checked(host, Kill(other, (TARGET,)), "TERM") == "changed", other
     time.sleep(0.2)
     assert sleeper.poll() is None  # none of them signalled it
 
@@ -110,7 +110,7 @@ def test_pid_one_is_refused_and_a_failed_kill_is_reported(
 ) -> None:
     host = LocalHost()
     init = ProcInfo(1, 0, 0, "root", 1, None, "Thu Jan  1 00:00:00 1970", "/sbin/launchd")
-    assert signal_checked(host, Kill(init, TARGET), "0") == "refused"
-    out = signal_checked(host, Kill(audited(sleeper.pid), TARGET), "NOSUCHSIGNAL")
+    assert signal_checked(host, Kill(init, (TARGET,)), "0") == "refused"
+    out = signal_checked(host, Kill(audited(sleeper.pid), (TARGET,)), "NOSUCHSIGNAL")
     assert out.startswith("failed: "), out
     assert sleeper.poll() is None
