@@ -145,17 +145,52 @@ def _remedy(svc: ServiceSpec, spec: HostSpec, p: ProcInfo, why: str) -> str:
             f"`svcctl adopt {svc.name} --host {spec.name} --user root`")
 
 
+def late_members(kills: Sequence[Kill], procs: Sequence[ProcInfo], protected: Collection[int],
+                 seen: Collection[int]) -> tuple[ProcInfo, ...]:
+    """Pure: members of a stray's own process group (one it led) that the first read did
+    not have: children forked meanwhile, even from a SIGTERM handler. Never PID 1, a pid
+    already handled, or launchd's for the label or its descendants."""
+    by_pid = {p.pid: p for p in procs}
+    # the stray's own group, as family_of judges it: it led it, or its leader is gone
+    groups = {k.proc.pgid for k in kills
+              if k.proc.pgid > 1 and (k.proc.pgid == k.proc.pid or k.proc.pgid not in by_pid)}
+    return tuple(p for p in procs
+                 if p.pgid in groups and p.pid > 1 and p.pid not in seen
+                 and p.pid not in protected
+                 and not any(a in protected for a in _chain(p.pid, by_pid)))
+
+
 def kill_all(host: Host, svc: ServiceSpec, spec: HostSpec, kills: tuple[Kill, ...],
              grace: float, protected: Collection[int] = frozenset()) -> str:
     """TERM each stray with its family, wait `grace`, KILL what is left: every signal one
     remote call over all of them, each re-identified there (a killed parent's children
-    are orphaned at once, so the family is read before the first signal)."""
+    are orphaned at once, so the family is read before the first signal). Then one more
+    read for what joined a stray's group meanwhile, stopped the same way."""
     kills = with_families(host, kills, protected)
     targets = kills[0].targets if kills else ()
     procs = list({p.pid: p for k in kills for p in (k.proc, *k.family)}.values())
-    who = {p.pid: p for p in procs}
     notes: list[str] = []
     denied: list[str] = []
+    left = _stop(host, svc, spec, targets, procs, grace, notes, denied)
+    if kills and not left:
+        late = late_members(kills, parse_ps(host.check(ps_argv()).stdout), protected,
+                            {p.pid for p in procs})
+        if late:
+            notes.append(f"pid {', '.join(str(p.pid) for p in late)} joined a stray's group "
+                         "after the first read: stopped too")
+            left = _stop(host, svc, spec, targets, list(late), grace, notes, denied)
+    if denied or left:
+        raise StepFailed("; ".join(denied + [f"pid {p.pid} survived SIGKILL" for p in left]))
+    done = [f"pid {k.proc.pid}" + (f" (with {', '.join(str(p.pid) for p in k.family)})"
+                                   if k.family else "") for k in kills]
+    return "; ".join([f"terminated {', '.join(done)}" if done else "no stray", *notes])
+
+
+def _stop(host: Host, svc: ServiceSpec, spec: HostSpec, targets: Sequence[str],
+          procs: list[ProcInfo], grace: float, notes: list[str],
+          denied: list[str]) -> list[ProcInfo]:
+    """TERM, wait `grace`, KILL, wait: what is still alive after all that."""
+    who = {p.pid: p for p in procs}
     pending: list[ProcInfo] = []
     for pid, out in signal_each(host, targets, procs, "TERM").items():
         if out == "sent":
@@ -178,10 +213,4 @@ def kill_all(host: Host, svc: ServiceSpec, spec: HostSpec, kills: tuple[Kill, ..
         sent = signal_each(host, targets, pending, "KILL")
         notes += [f"pid {p.pid} ignored SIGTERM for {grace:g} s: SIGKILL {sent[p.pid]}"
                   for p in pending]
-    pending = alive(pending, KILL_WAIT)
-    if denied or pending:
-        left = [f"pid {p.pid} survived SIGKILL" for p in pending]
-        raise StepFailed("; ".join(denied + left))
-    done = [f"pid {k.proc.pid}" + (f" (with {', '.join(str(p.pid) for p in k.family)})"
-                                   if k.family else "") for k in kills]
-    return "; ".join([f"terminated {', '.join(done)}" if done else "no stray", *notes])
+    return alive(pending, KILL_WAIT)

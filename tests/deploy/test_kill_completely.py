@@ -155,3 +155,38 @@ def _print_pid(site: Site, target: str) -> int | None:
         if line.startswith("\tpid = "):
             return int(line.split("=")[1])
     return None
+
+
+# A stray that, told to stop, forks a helper into its own process group and exits: the
+# helper is born after adopt's family read, so only a second read can find it.
+FORKS_ON_TERM = r"""
+import os, signal, subprocess, sys, time
+def bye(*_):
+    subprocess.Popen(["sleep", sys.argv[1]])
+    os._exit(0)
+signal.signal(signal.SIGTERM, bye)
+open("/tmp/ignoring-term.%d" % os.getpid(), "w").close()
+while True:
+    time.sleep(0.5)
+"""
+
+
+def test_a_child_forked_while_stopping_goes_with_the_stray(service: Service) -> None:
+    assert run(service, "deploy", service.name)[0] == 0
+    managed = service.launchd_pid()
+    marker = str(7000 + int(service.name[-3:]))
+    forker = service.script[:-3] + "-forker.py"
+    service.site.put(service.site.main, forker, FORKS_ON_TERM)
+    service.write_inventory(runs=["/usr/bin/python3", forker])
+    try:
+        stray = int(service.site.sh(service.site.main, detached(
+            f"/usr/bin/python3 {forker} {marker}")).stdout)
+        wait_for(lambda: service.site.sh(service.site.main, f"test -e /tmp/ignoring-term.{stray}",
+                                         check=False).returncode == 0)
+        rc, out = run(service, "adopt", service.name, "--yes", "--grace", "1")
+        assert rc == 0 and "joined a stray's group" in out, out
+        left = service.site.sh(service.site.main, f"pgrep -x -f 'sleep {marker}'", check=False)
+        assert left.returncode == 1, f"the helper {left.stdout.strip()} outlived adopt: {out}"
+        assert service.launchd_pid() == managed
+    finally:
+        service.site.sh(service.site.main, f"pkill -f 'sleep {marker}'", check=False)
