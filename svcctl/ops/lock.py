@@ -102,7 +102,10 @@ stuck() {
 i=0
 until mkdir "$breaker" 2>/dev/null; do
   i=$((i+1)); [ $i -gt 50 ] && exit 6
-  if [ -L "$breaker" ] || { [ -e "$breaker" ] && [ ! -d "$breaker" ]; }; then
+  # a rival's breaker comes and goes between these tests: only a path that stays a
+  # non-directory across them (or a link, which no deployer makes) is one
+  if [ -L "$breaker" ] ||
+     { [ ! -d "$breaker" ] && [ -e "$breaker" ] && [ ! -d "$breaker" ]; }; then
     stuck "is not a directory"
   fi
   if [ -n "$(find "$breaker" -maxdepth 0 -mmin +1 2>/dev/null)" ]; then
