@@ -48,7 +48,6 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from pathlib import PurePosixPath
 
 from svcctl.model import ProcInfo, ServiceSpec
 
@@ -152,22 +151,6 @@ class Matcher:
         if key.startswith("-m "):
             return (key[3:],)
         return tuple({posixpath.basename(key), posixpath.basename(self.exe_path)})
-
-
-def derive_match(program: Sequence[str]) -> str:
-    """A regex naming the program's script (or binary) as parent/basename, for callers that
-    want one. The rule no longer uses it: the identity decides, `match` only narrows."""
-    prog0, args = _effective_program(program)
-    family = executable_family(prog0)
-    target = prog0
-    if family in _INTERPRETERS:
-        op = script_operand(family, args)
-        if op is not None and op.startswith("-m "):
-            return r"-m\s+" + re.escape(op[3:]) + r"(?=\s|$)"
-        target = op if op not in (None, INLINE) else prog0
-    parts = PurePosixPath(target).parts
-    tail = "/".join(parts[-2:]) if len(parts) >= 2 and parts[-2] != "/" else parts[-1]
-    return r"(?:^|[\s/])" + re.escape(tail) + r"(?=\s|$)"
 
 
 def _inline_code(args: Sequence[str], at: int) -> str:

@@ -20,7 +20,6 @@ from svcctl.model import JobState, ProcInfo, ServiceSpec, Verdict
 from svcctl.procs import (
     Match,
     classify_service,
-    derive_match,
     detect_respawn,
     is_crashlooping,
     match_process,
@@ -150,27 +149,6 @@ def test_without_match_the_identity_alone_decides() -> None:
     m = matcher_for(shiva(match=None))
     assert m.pattern is None
     assert {pid: match_process(p, m) for pid, p in by_pid().items()} == EXPECTED
-
-
-@pytest.mark.parametrize(
-    ("program", "derived"),
-    [
-        (("/usr/bin/python3", "/Users/ops/shiva/main.py"), r"(?:^|[\s/])shiva/main\.py(?=\s|$)"),
-        (
-            ("/usr/bin/env", "-S", "X=1", "python3", "-u", "/opt/a b/run.py"),
-            r"(?:^|[\s/])a\ b/run\.py(?=\s|$)",
-        ),
-        (("/usr/bin/python3", "-W", "ignore", "-m", "shiva.app"), r"-m\s+shiva\.app(?=\s|$)"),
-        (
-            ("/usr/local/bin/otelcol-sumo", "--config", "/etc/x.yaml"),
-            r"(?:^|[\s/])bin/otelcol\-sumo(?=\s|$)",
-        ),
-        (("/bin/bash", "-lc", "exec foo"), r"(?:^|[\s/])bin/bash(?=\s|$)"),
-    ],
-)
-def test_derive_match(program: tuple[str, ...], derived: str) -> None:
-    assert derive_match(program) == derived
-    re.compile(derived)
 
 
 def proc(command: str, pid: int = 100, ppid: int = 1) -> ProcInfo:
