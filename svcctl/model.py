@@ -90,7 +90,7 @@ class ServiceSpec:
     label: str
     hosts: tuple[str, ...]
     program: tuple[str, ...]
-    match: re.Pattern[str] | None = None  # None: derived from `program` (svcctl.procs)
+    match: re.Pattern[str] | None = None  # only narrows the identity rule (svcctl.procs)
     working_directory: str | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
     keep_alive: bool | Mapping[str, object] = False
