@@ -6,6 +6,7 @@ own textual form. Mappings are typed `Mapping` and never mutated after construct
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -197,6 +198,16 @@ class Verdict(StrEnum):
     UNREACHABLE = "unreachable"
     UNINSPECTABLE = "uninspectable"
     BLOCKED = "blocked"
+    # issue 11: an unassigned host where svcctl fenced the service (nothing loaded, nothing
+    # runs, no plist launchd would load): counts as ok
+    FENCED = "fenced"
+    # a plist that a reboot or a login would load where the service must not run: on a
+    # host it is not assigned to, or in an auto-load directory of another domain
+    UNFENCED = "unfenced"
+
+
+# verdicts under which nothing runs that should not: `AuditReport.ok` and the gates
+HARMLESS = frozenset({Verdict.OK, Verdict.FENCED})
 
 
 @dataclass(frozen=True)
@@ -222,7 +233,54 @@ class Finding:
     hidden: tuple[ProcInfo, ...] = ()  # candidates whose arguments ps could not read
     detail: str = ""
     hint: str | None = None  # the next step, when the verdict's usual one does not fit
+    # the label loaded in other domains than the host's own (service-targets), idle or not
+    elsewhere: tuple[str, ...] = ()
+    # plists for the label found on the host (FACTS 1.2 auto-load dirs and svcctl's own)
+    plists: tuple[str, ...] = ()
+    fence: FenceRecord | None = None  # who fenced it here, when and why (svcctl.ops.fence)
 
     @property
     def strays(self) -> tuple[Instance, ...]:
         return tuple(i for i in self.instances if not i.managed)
+
+
+@dataclass(frozen=True)
+class FenceRecord:
+    """What a fence leaves beside the plists it moved (svcctl.ops.fence): who, when, why.
+
+    Also what `deploy --fenced HOST` records on the new host for an operator's statement
+    that HOST is powered off or cut off (Pacemaker's manual fencing acknowledgement).
+    """
+
+    service: str
+    label: str
+    host: str
+    by: str  # user@machine that ran svcctl
+    at: str  # ISO 8601, UTC
+    reason: str
+    moved: tuple[tuple[str, str], ...] = ()  # (from, to)
+    disabled: tuple[str, ...] = ()  # service-targets disabled
+    schema: str = "svcctl.fence/1"
+
+    def dumps(self) -> str:
+        doc = {"schema": self.schema, "service": self.service, "label": self.label,
+               "host": self.host, "by": self.by, "at": self.at, "reason": self.reason,
+               "moved": [list(m) for m in self.moved], "disabled": list(self.disabled)}
+        return json.dumps(doc, sort_keys=True) + "\n"
+
+    @classmethod
+    def parse(cls, text: str) -> FenceRecord | None:
+        """None for anything that is not a record this version wrote."""
+        try:
+            doc = json.loads(text)
+            if not isinstance(doc, dict) or doc.get("schema") != "svcctl.fence/1":
+                return None
+            return cls(str(doc["service"]), str(doc["label"]), str(doc["host"]),
+                       str(doc["by"]), str(doc["at"]), str(doc["reason"]),
+                       tuple((str(a), str(b)) for a, b in doc.get("moved", [])),
+                       tuple(str(d) for d in doc.get("disabled", [])))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def describe(self) -> str:
+        return f"fenced by {self.by} at {self.at}: {self.reason}"

@@ -11,7 +11,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from svcctl.guard import printable as safe  # the one escaper: guard.py runs alone on Macs
-from svcctl.model import Finding, Instance, Verdict
+from svcctl.model import HARMLESS, Finding, Instance, Verdict
 from svcctl.ops.audit import AuditReport, HeldLock, HostReport
 from svcctl.ops.lock import iso
 
@@ -31,6 +31,7 @@ NEXT_STEP = {
     Verdict.BLOCKED: "svcctl adopt {service} --host {host}  (a stray holds the guard lock)",
     Verdict.UNREACHABLE: "check SSH: ssh {host} true",
     Verdict.UNINSPECTABLE: "rerun as a user who can read every process (e.g. root)",
+    Verdict.UNFENCED: "svcctl fence {service} --host {host}",
 }
 
 
@@ -72,6 +73,12 @@ def finding_json(f: Finding, label: str) -> dict[str, Any]:
         "instances": [instance_json(i) for i in f.instances],
         "detail": f.detail,
         "next": next_step(f),
+        # issue 11, additive: where else launchd has the label, the plists on disk, the fence
+        "elsewhere": list(f.elsewhere),
+        "plists": list(f.plists),
+        "fence": None if f.fence is None else {
+            "by": f.fence.by, "at": f.fence.at, "reason": f.fence.reason,
+            "moved": [list(m) for m in f.fence.moved], "disabled": list(f.fence.disabled)},
     }
 
 
@@ -98,7 +105,7 @@ def audit_text(report: AuditReport) -> str:
     for h in report.hosts:
         lines += _host_text(h)
         lines.append("")
-    total = sum(1 for h in report.hosts for f in h.findings if f.verdict is not Verdict.OK)
+    total = sum(1 for h in report.hosts for f in h.findings if f.verdict not in HARMLESS)
     verdict = _color("ok", "32") if report.ok else _color(f"{total} finding(s)", "31")
     lines.append(f"audit: {len(report.hosts)} host(s), {verdict}")
     return "\n".join(lines)
@@ -116,7 +123,7 @@ def _host_text(h: HostReport) -> list[str]:
         out.append(f"  deploy lock for {lk.service} {state}: {safe(who)}")
     for f in h.findings:
         pid = f.job.pid if f.job and f.job.pid else "-"
-        mark = _color(f.verdict.value, "32" if f.verdict is Verdict.OK else "31")
+        mark = _color(f.verdict.value, "32" if f.verdict in HARMLESS else "31")
         out.append(f"  {f.service:<{width}}  {mark:<10}  launchd pid {pid}")
         if f.verdict is not Verdict.OK and f.detail:
             out.append(f"      {safe(f.detail)}")

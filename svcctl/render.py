@@ -18,6 +18,7 @@ import jinja2
 from markupsafe import Markup
 
 from svcctl.errors import RenderError
+from svcctl.launchd import places
 from svcctl.model import Domain, JobState, ServiceSpec
 
 AGENT_TEMPLATE = "launch-agent.plist.j2"
@@ -237,15 +238,11 @@ def validate_plist(
 
 
 def plist_path_for(service: ServiceSpec, domain: Domain, home: str | None) -> PurePosixPath:
-    """Where the plist belongs on the host (FACTS 1.2): the file name is `<Label>.plist`."""
-    if domain.is_system:
-        return PurePosixPath("/Library/LaunchDaemons") / f"{service.label}.plist"
-    if not home:
-        raise RenderError(
-            f"service {service.name}: the home directory of uid {domain.uid} "
-            "is needed to place a LaunchAgent (set `home:` on the host)"
-        )
-    return PurePosixPath(home) / "Library/LaunchAgents" / f"{service.label}.plist"
+    """Where the plist belongs on the host (svcctl.launchd.places, FACTS 1.2)."""
+    try:
+        return places.plist_path(service.label, domain, home)
+    except places.NoHomeError as exc:
+        raise RenderError(f"service {service.name}: {exc}") from None
 
 
 @dataclass(frozen=True)

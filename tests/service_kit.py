@@ -24,7 +24,6 @@ from svcctl.inventory import load_inventory
 from svcctl.render import render_plist
 from tests.conftest import Hosts
 from tests.testbed.jobs import (
-    AGENTS,
     SERVICE_PY,
     detached,
     job_pid,
@@ -35,6 +34,8 @@ from tests.testbed.jobs import (
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = "/Users/ops"
+# where svcctl keeps a user/<uid> agent's plist: nothing loads it by itself (issue 11)
+SVCCTL_AGENTS = f"{HOME}/Library/Application Support/svcctl/LaunchAgents"
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class Svc:
 
     @property
     def plist(self) -> str:
-        return f"{AGENTS}/{self.label}.plist"
+        return f"{SVCCTL_AGENTS}/{self.label}.plist"
 
     def entry(self, hosts: list[str], **extra: Any) -> dict[str, Any]:
         """The service's inventory entry."""
@@ -119,6 +120,7 @@ class Kit:
 
     def install_plist(self, host: str, svc: Svc, data: bytes) -> None:
         self.on_teardown(host, f"rm -f {quote(svc.plist)}")
+        self.sh(host, f"mkdir -p {quote(SVCCTL_AGENTS)}")
         self.hosts.put(host, svc.plist, data.decode())
 
     def rendered(self, inventory: Path, svc: Svc, host: str = "tesseract") -> bytes:

@@ -17,10 +17,19 @@ from datetime import UTC
 from svcctl.errors import HostError, ParseError
 from svcctl.guard import StartTime, judge, parse_record
 from svcctl.host.base import Host
-from svcctl.launchd import build_batch, parse_print, parse_print_domain, print_argv, split_batch
+from svcctl.launchd import (
+    build_batch,
+    parse_print,
+    parse_print_domain,
+    places,
+    print_argv,
+    split_batch,
+)
 from svcctl.model import (
+    HARMLESS,
     Domain,
     DomainKind,
+    FenceRecord,
     Finding,
     HostSpec,
     Inventory,
@@ -67,7 +76,7 @@ class AuditReport:
 
     @property
     def ok(self) -> bool:
-        return all(h.reachable and all(f.verdict is Verdict.OK for f in h.findings)
+        return all(h.reachable and all(f.verdict in HARMLESS for f in h.findings)
                    for h in self.hosts)
 
 
@@ -95,6 +104,7 @@ class _Plan:
     guards: dict[str, int]  # service -> command index
     ps: int
     locks: dict[str, int] | None = None  # service -> command index of its deploy lock
+    places: dict[str, int] | None = None  # service -> its plists and fence record (issue 11)
 
 
 def plan_probe(spec: HostSpec, services: Sequence[ServiceSpec]) -> _Plan:
@@ -106,6 +116,7 @@ def plan_probe(spec: HostSpec, services: Sequence[ServiceSpec]) -> _Plan:
     listings: dict[str, int] = {}
     guards: dict[str, int] = {}
     locks: dict[str, int] = {}
+    found: dict[str, int] = {}
     for dom in probe_domains(spec.domain)[1:]:
         listings[dom.target] = len(commands)
         commands.append(print_argv(dom))
@@ -117,10 +128,12 @@ def plan_probe(spec: HostSpec, services: Sequence[ServiceSpec]) -> _Plan:
         if svc.guard:
             guards[svc.name] = len(commands)
             commands.append(read_record_argv(f"{GUARD_DIR}/{svc.name}.lock"))
+        found[svc.name] = len(commands)
+        commands.append(places_argv(spec, svc))
     # ps, and the cwds and real paths that resolving what each process runs needs (issue 10)
     commands.append(probe_argv(cwd_names(services),
                                [p for svc in services for p in identity_paths(svc)]))
-    return _Plan(commands, prints, listings, guards, len(commands) - 1, locks)
+    return _Plan(commands, prints, listings, guards, len(commands) - 1, locks, found)
 
 
 # Lock and guard records sit in /tmp, where any local user may plant a FIFO (the read
@@ -131,6 +144,28 @@ _READ_RECORD = '[ -f "$1" ] && [ ! -L "$1" ] && exec head -c 65536 < "$1"'
 def read_record_argv(path: str) -> list[str]:
     """Read a record file another user may have written: exit 1 unless it is a plain file."""
     return ["sh", "-c", _READ_RECORD, "sh", path]
+
+
+# Which of the label's plist places exist (a link counts: launchd would follow it), then the
+# fence record, if it is a plain file. Builtins only, but for `head` on a fenced host.
+_PLACES = ('r=$1; shift; for f do { [ -e "$f" ] || [ -L "$f" ]; } && printf "plist %s\\n" "$f"; '
+           'done; if [ -f "$r" ] && [ ! -L "$r" ]; then echo fence; head -c 65536 < "$r"; fi; '
+           'exit 0')
+
+
+def places_argv(spec: HostSpec, svc: ServiceSpec) -> list[str]:
+    """Every place a plist for the label may be (FACTS 1.2) and the fence record."""
+    record = str(places.fence_record_path(svc.label, spec.domain, spec.home)) \
+        if spec.home or spec.domain.is_system else "/nonexistent"
+    return ["sh", "-c", _PLACES, "sh", record,
+            *(p.path for p in places.places(svc.label, spec.home))]
+
+
+def parse_places(text: str) -> tuple[tuple[str, ...], FenceRecord | None]:
+    """Pure: (plists present, fence record) from `places_argv`'s output."""
+    head, sep, record = text.partition("fence\n")
+    plists = tuple(line[6:] for line in head.splitlines() if line.startswith("plist "))
+    return plists, (FenceRecord.parse(record) if sep else None)
 
 
 def probe_host(spec: HostSpec, services: Sequence[ServiceSpec], host: Host,
@@ -237,15 +272,55 @@ def _assess_service(spec: HostSpec, svc: ServiceSpec, plan: _Plan,
     finding = classify_service(svc, spec.name, expected, job, procs,
                                assigned=spec.name in svc.hosts, foreign_jobs=foreign,
                                real_paths=probe.real)
-    if foreign and finding.verdict is Verdict.OK:
-        # the label loaded in two domains is a duplicate waiting to happen (FACTS 1.4)
-        finding = replace(finding, verdict=Verdict.DUPLICATE,
-                          detail=f"also loaded in {', '.join(sorted(foreign))}; "
-                          + finding.detail)
+    finding = replace(finding, elsewhere=tuple(sorted(foreign)))
+    if plan.places and svc.name in plan.places:
+        plists, fence = parse_places(outputs[plan.places[svc.name]][1])
+        finding = replace(finding, plists=plists, fence=fence)
+    finding = judge_places(spec, svc, finding)
     if svc.name in plan.guards:
         rc, out, _ = outputs[plan.guards[svc.name]]
         if rc == 0:
             finding = apply_guard_holder(finding, out.encode(), procs)
+    return finding
+
+
+QUIET = {Verdict.OK, Verdict.DOWN, Verdict.CRASHLOOP}  # nothing else runs: places decide
+
+
+def judge_places(spec: HostSpec, svc: ServiceSpec, finding: Finding) -> Finding:
+    """Pure: what other domains and the plists on disk add to the verdict (issue 11).
+
+    Where nothing else is wrong, the label loaded in another domain, idle or not, is a
+    duplicate waiting to happen (FACTS 1.4). A plist launchd would load by itself where the
+    service must not run (any plist, on a host it is not assigned to) makes the host
+    `unfenced`: a reboot or a console login starts a copy there. A host it is not assigned
+    to that has none, and a fence record, is `fenced`.
+    """
+    if finding.verdict not in QUIET:
+        return finding
+    assigned = spec.name in svc.hosts
+    if finding.elsewhere and assigned:
+        return replace(finding, verdict=Verdict.DUPLICATE,
+                       detail=f"also loaded in {', '.join(finding.elsewhere)}, idle or not; "
+                       + finding.detail)
+    by_path = {p.path: p for p in places.places(svc.label, spec.home)}
+    found = [by_path[p] for p in finding.plists if p in by_path]
+    if not assigned:
+        if found:
+            where = "; ".join(p.describe(spec.domain.uid) for p in found)
+            return replace(finding, verdict=Verdict.UNFENCED,
+                           detail=f"not assigned to {spec.name}, but installed: {where}",
+                           hint=f"svcctl fence {svc.name} --host {spec.name}")
+        if finding.fence is not None:
+            return replace(finding, verdict=Verdict.FENCED, detail=finding.fence.describe())
+        return finding
+    own = spec.domain.kind
+    risky = [p for p in found if p.autoload and p.into is not own]
+    if risky:
+        where = "; ".join(p.describe(spec.domain.uid) for p in risky)
+        return replace(finding, verdict=Verdict.UNFENCED,
+                       detail=f"a second copy would start beside {spec.domain.target}: {where}",
+                       hint=f"svcctl deploy {svc.name} --host {spec.name} (moves it aside)")
     return finding
 
 

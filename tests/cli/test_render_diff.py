@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from svcctl.host.quote import quote
 from tests.service_kit import HOME, Kit, Svc, new_service, svcctl
 from tests.testbed.jobs import SESSION_TYPES, launchctl
 
@@ -142,7 +143,7 @@ def test_diff_loaded_but_file_removed_and_unreadable_file(kit: Kit) -> None:
     kit.install_plist("tesseract", svc, _render(inv, svc))
     kit.bootstrap("tesseract", svc)
 
-    kit.sh("tesseract", f"rm {svc.plist}")
+    kit.sh("tesseract", f"rm {quote(svc.plist)}")
     rc, doc = _diff(inv, svc, "--host", "tesseract")
     [h] = doc["hosts"]
     assert (rc, h["installed"], h["loaded"]) == (1, "missing", True)

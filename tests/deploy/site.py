@@ -123,7 +123,13 @@ class Site:
 
     @property
     def agents(self) -> str:
+        """~/Library/LaunchAgents: a console login loads it into gui/<uid> (FACTS 1.2)."""
         return f"{self.home}/Library/LaunchAgents"
+
+    @property
+    def svcctl_agents(self) -> str:
+        """Where svcctl keeps a user/<uid> agent's plist: nothing loads it by itself."""
+        return f"{self.home}/Library/Application Support/svcctl/LaunchAgents"
 
     def ssh_argv(self, host: str, command: str, user: str | None = None) -> list[str]:
         who = user or self.user
@@ -164,6 +170,20 @@ class Service:
 
     @property
     def plist(self) -> str:
+        """Where svcctl installs the plist (user/<uid>); quote it in shell commands."""
+        return f"{self.site.svcctl_agents}/{self.label}.plist"
+
+    @property
+    def fenced_dir(self) -> str:
+        return f"{self.site.home}/Library/Application Support/svcctl/fenced"
+
+    @property
+    def qplist(self) -> str:
+        return quote(self.plist)
+
+    @property
+    def autoload_plist(self) -> str:
+        """~/Library/LaunchAgents/<label>.plist, where people put plists by hand."""
         return f"{self.site.agents}/{self.label}.plist"
 
     @property
@@ -249,7 +269,7 @@ class Service:
             "LimitLoadToSessionType": ["Aqua", "Background", "LoginWindow", "StandardIO",
                                        "System"]}).decode()
         self.site.put(h, self.plist, plist)
-        self.site.sh(h, f"launchctl bootstrap user/{self.site.uid} {self.plist} && "
+        self.site.sh(h, f"launchctl bootstrap user/{self.site.uid} {self.qplist} && "
                      f"launchctl kickstart {self.target}")
 
     def lock_file(self, host: str | None = None) -> str | None:
@@ -264,7 +284,9 @@ class Service:
             self.site.sh(h, f"launchctl bootout {self.target}; "
                          f"launchctl bootout gui/{self.site.uid}/{self.label}; "
                          f"pkill -KILL -f {quote(self.script)}; "
-                         f"rm -f {self.plist} {self.plist}.previous "
+                         f"rm -f {self.qplist} {self.qplist}.previous "
+                         f"{quote(self.autoload_plist)} {quote(self.autoload_plist)}.previous "
+                         f"{quote(self.fenced_dir)}/{self.label}.* "
                          f"/tmp/svcctl-deploy/{self.name}.lock", user=user, check=False)
 
 

@@ -40,14 +40,14 @@ def test_deploy_twice_restarts_through_the_gates(service: Service) -> None:
         assert f" {step} " in out and "failed" not in out, out
     assert f"bootout {service.target}" in out
     assert service.lock_file() is None  # released
-    prev = service.site.sh(service.site.main, f"cat {service.plist}.previous").stdout
+    prev = service.site.sh(service.site.main, f"cat {service.qplist}.previous").stdout
     assert service.label in prev  # the previous plist is kept for rollback
 
 
 def test_dry_run_prints_the_steps_and_changes_nothing(service: Service) -> None:
     assert deploy(service)[0] == 0
     pid = service.launchd_pid()
-    before = service.site.sh(service.site.main, f"cat {service.plist}").stdout
+    before = service.site.sh(service.site.main, f"cat {service.qplist}").stdout
     service.write_inventory("v2")
     rc, out = deploy(service, "--dry-run")
     assert rc == 0, out
@@ -57,7 +57,7 @@ def test_dry_run_prints_the_steps_and_changes_nothing(service: Service) -> None:
     assert f"launchctl bootout {service.target}" in out
     assert f"launchctl bootstrap user/{service.site.uid} {service.plist}" in out
     assert service.launchd_pid() == pid and service.versions() == ["v1"]
-    assert service.site.sh(service.site.main, f"cat {service.plist}").stdout == before
+    assert service.site.sh(service.site.main, f"cat {service.qplist}").stdout == before
     assert service.lock_file() is None
 
 
@@ -71,7 +71,7 @@ def test_new_version_that_crash_loops_is_rolled_back(service: Service) -> None:
     assert "crash loop" in out and "rollback: restored" in out, out
     assert "rollback-verify  ok" in out, out
     assert service.versions() == ["v1"] and service.pids() == [service.launchd_pid()]
-    assert "v1" in service.site.sh(service.site.main, f"cat {service.plist}").stdout
+    assert "v1" in service.site.sh(service.site.main, f"cat {service.qplist}").stdout
 
 
 def test_first_deploy_that_fails_leaves_nothing_running_and_says_so(service: Service) -> None:
@@ -80,7 +80,7 @@ def test_first_deploy_that_fails_leaves_nothing_running_and_says_so(service: Ser
     assert rc == 3, out
     assert "rollback: nothing-running" in out and "nothing runs now" in out, out
     assert service.pids() == [] and not service.loaded()
-    assert service.site.sh(service.site.main, f"test -e {service.plist}",
+    assert service.site.sh(service.site.main, f"test -e {service.qplist}",
                            check=False).returncode == 1
 
 

@@ -33,7 +33,7 @@ def crash_loop(service: Service) -> None:
         "LimitLoadToSessionType": ["Aqua", "Background", "LoginWindow", "StandardIO",
                                    "System"]}).decode()
     site.put(site.main, service.plist, plist)
-    site.sh(site.main, f"launchctl bootstrap user/{site.uid} {service.plist}")
+    site.sh(site.main, f"launchctl bootstrap user/{site.uid} {service.qplist}")
     wait_for(lambda: "state = spawn scheduled" in site.sh(
         site.main, f"launchctl print {service.target}").stdout)
 
@@ -46,13 +46,13 @@ def test_hidden_candidates_block_deploy_when_the_job_crash_loops(testbed: Site,
     try:
         crash_loop(service)
         stray = service.start_stray(user="root")  # ops sees it as `(Python)`-like: hidden
-        before = testbed.sh(testbed.main, f"cat {service.plist}").stdout
+        before = testbed.sh(testbed.main, f"cat {service.qplist}").stdout
         rc, out = run(service, "deploy", service.name)
         assert rc == 1, out
         assert f"pid {stray} (user root" in out and "--user root" in out, out
         assert "nothing changed" in out, out
-        assert testbed.sh(testbed.main, f"cat {service.plist}").stdout == before
-        assert testbed.sh(testbed.main, f"test -e {service.plist}.previous",
+        assert testbed.sh(testbed.main, f"cat {service.qplist}").stdout == before
+        assert testbed.sh(testbed.main, f"test -e {service.qplist}.previous",
                           check=False).returncode == 1
         assert service.pids() == [stray]
     finally:

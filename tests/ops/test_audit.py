@@ -16,7 +16,7 @@ import pytest
 from svcctl.host.quote import quote
 from tests.conftest import Hosts
 from tests.service_kit import HOME, Kit, audit_json, finding, new_service, svcctl
-from tests.testbed.jobs import wait_for
+from tests.testbed.jobs import AGENTS, wait_for
 
 pytestmark = pytest.mark.testbed
 
@@ -99,8 +99,12 @@ def test_label_loaded_in_gui_and_user_domains_is_a_duplicate(kit: Kit, hosts: Ho
     svc = new_service()
     inv = kit.inventory({svc.name: svc.entry(["tesseract"])})
     managed = kit.deploy(inv, svc)
+    # svcctl keeps its plist out of ~/Library/LaunchAgents; a copy put there by hand is
+    # loaded into gui/501 at a console login (FACTS 1.4)
+    by_hand = f"{AGENTS}/{svc.label}.plist"
+    kit.on_teardown("tesseract", f"rm -f {quote(by_hand)}")
+    kit.sh("tesseract", f"cp {quote(svc.plist)} {quote(by_hand)}")
     try:
-        # a console login loads ~/Library/LaunchAgents into gui/501 (FACTS 1.4)
         hosts.tb.set_console("tesseract", True)
         gui_pid = int(wait_for(lambda: kit.job_field("tesseract", f"gui/501/{svc.label}", "pid")))
         rc, doc = audit_json(inv, "--host", "tesseract")
@@ -250,11 +254,12 @@ TOP_KEYS = {"schema", "ok", "hosts"}
 HOST_KEYS = {"host", "reachable", "error", "services", "deploy_locks"}
 LOCK_KEYS = {"service", "expired", "who", "ci_run", "pid", "started", "expires"}
 SERVICE_KEYS = {"service", "label", "verdict", "launchd_pid", "launchd_state", "instances",
-                "detail", "next"}
+                "detail", "next", "elsewhere", "plists", "fence"}  # the last three: issue 11
+FENCE_KEYS = {"by", "at", "reason", "moved", "disabled"}
 INSTANCE_KEYS = {"pid", "ppid", "user", "uid", "started", "command", "managed", "owner",
                  "reason"}
 VERDICTS = {"ok", "down", "stray", "duplicate", "crashloop", "unexpected", "unreachable",
-            "uninspectable", "blocked"}
+            "uninspectable", "blocked", "fenced", "unfenced"}
 
 
 def _is(value: object, *types: type) -> bool:
@@ -283,7 +288,10 @@ def assert_audit_schema(doc: dict[str, Any]) -> None:
             assert _is(f["launchd_state"], str, type(None))
             assert _is(f["detail"], str)
             assert _is(f["next"], str, type(None))
-            assert (f["next"] is None) == (f["verdict"] == "ok")
+            assert (f["next"] is None) == (f["verdict"] in ("ok", "fenced"))
+            assert all(_is(t, str) for t in f["elsewhere"] + f["plists"])
+            assert f["fence"] is None or set(f["fence"]) == FENCE_KEYS
+            assert (f["verdict"] == "fenced") <= (f["fence"] is not None)
             for i in f["instances"]:
                 assert set(i) == INSTANCE_KEYS, i
                 for key in ("pid", "ppid", "uid"):

@@ -236,7 +236,12 @@ def test_plist_path_for() -> None:
     assert plist_path_for(s, SYSTEM, None) == PurePosixPath(
         "/Library/LaunchDaemons/com.example.shiva.plist"
     )
+    # user/<uid>: out of ~/Library/LaunchAgents, which a console login loads into gui/<uid>
+    # (FACTS 1.2): never two copies after a reboot with a login (issue 11)
     assert plist_path_for(s, USER, "/Users/ops") == PurePosixPath(
+        "/Users/ops/Library/Application Support/svcctl/LaunchAgents/com.example.shiva.plist"
+    )
+    assert plist_path_for(s, GUI, "/Users/ops") == PurePosixPath(
         "/Users/ops/Library/LaunchAgents/com.example.shiva.plist"
     )
     with pytest.raises(RenderError, match="home directory"):
