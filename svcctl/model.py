@@ -238,6 +238,8 @@ class Finding:
     # plists for the label found on the host (FACTS 1.2 auto-load dirs and svcctl's own)
     plists: tuple[str, ...] = ()
     fence: FenceRecord | None = None  # who fenced it here, when and why (svcctl.ops.fence)
+    # on an assigned host, why launchd will not bring it back after a reboot (None: it will)
+    reboot: str | None = None
 
     @property
     def strays(self) -> tuple[Instance, ...]:

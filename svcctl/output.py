@@ -17,7 +17,7 @@ from svcctl.ops.lock import iso
 
 if TYPE_CHECKING:  # deploy and adopt pull in rendering (jinja2); audit must not pay for it
     from svcctl.ops.adopt import AdoptReport
-    from svcctl.ops.plan import DeployReport
+    from svcctl.ops.plan import DeployReport, HostDeploy
     from svcctl.ops.steps import Step, StepRecord
 
 AUDIT_SCHEMA = "svcctl.audit/1"
@@ -79,6 +79,7 @@ def finding_json(f: Finding, label: str) -> dict[str, Any]:
         "fence": None if f.fence is None else {
             "by": f.fence.by, "at": f.fence.at, "reason": f.fence.reason,
             "moved": [list(m) for m in f.fence.moved], "disabled": list(f.fence.disabled)},
+        "reboot": f.reboot,  # why launchd will not bring it back after a reboot; null: it will
     }
 
 
@@ -136,6 +137,8 @@ def _host_text(h: HostReport) -> list[str]:
         step = next_step(f)
         if step:
             out.append(f"      next: {safe(step)}")
+        if f.reboot:
+            out.append(f"      after a reboot: {safe(f.reboot)}")
     return out
 
 
@@ -188,6 +191,25 @@ def final_text(f: Finding | None) -> str:
     return f"{f.verdict.value}: {running}, {n} matching instance(s)"
 
 
+def host_deploy_json(h: HostDeploy, label: str) -> dict[str, Any]:
+    return {
+        "host": h.host,
+        "outcome": h.outcome,
+        "exit_code": h.exit_code,
+        "error": h.error,
+        "plan": [plan_json(s) for s in h.plan],
+        "steps": [step_json(r) for r in h.steps],
+        "rollback": None if h.rollback is None else {
+            "outcome": h.rollback.outcome,
+            "detail": h.rollback.detail,
+            "steps": [step_json(r) for r in h.rollback.steps],
+        },
+        "final": final_json(h.final, label),
+        # issue 11, additive: what launchd does with it after a reboot
+        "reboot": None if h.reboot is None else {"returns": h.reboot[0], "why": h.reboot[1]},
+    }
+
+
 def deploy_json(report: DeployReport, command: str = "deploy") -> str:
     doc = {
         "schema": DEPLOY_SCHEMA,
@@ -196,23 +218,12 @@ def deploy_json(report: DeployReport, command: str = "deploy") -> str:
         "label": report.label,
         "dry_run": report.dry_run,
         "exit_code": report.exit_code,
-        "hosts": [
-            {
-                "host": h.host,
-                "outcome": h.outcome,
-                "exit_code": h.exit_code,
-                "error": h.error,
-                "plan": [plan_json(s) for s in h.plan],
-                "steps": [step_json(r) for r in h.steps],
-                "rollback": None if h.rollback is None else {
-                    "outcome": h.rollback.outcome,
-                    "detail": h.rollback.detail,
-                    "steps": [step_json(r) for r in h.rollback.steps],
-                },
-                "final": final_json(h.final, report.label),
-            }
-            for h in report.hosts
-        ],
+        "hosts": [host_deploy_json(h, report.label) for h in report.hosts],
+        # issue 11, additive: hosts fenced before anything started, and the operator's
+        # statements that a host is powered off or cut off (`--fenced HOST`)
+        "fences": [host_deploy_json(h, report.label) for h in report.fences],
+        "acknowledged": [{"host": a.host, "by": a.by, "at": a.at, "reason": a.reason}
+                         for a in report.acknowledged],
     }
     return json.dumps(doc, indent=2)
 
@@ -224,11 +235,17 @@ def plan_text(host: str, steps: list[Step]) -> list[str]:
 def deploy_text(report: DeployReport, command: str = "deploy") -> str:
     """The summary after the per-step lines (printed live through `step_line`)."""
     lines: list[str] = []
-    for h in report.hosts:
+    for a in report.acknowledged:
+        lines.append(f"{a.host}: not reached; stated fenced by {safe(a.by)} at {a.at}, "
+                     "recorded on every host deployed to")
+    for h in [*report.fences, *report.hosts]:
         if report.dry_run and h.outcome == "planned":
-            lines.append(f"{h.host}: {command} {report.service} would run these steps "
+            what = "fence" if h in report.fences else command
+            lines.append(f"{h.host}: {what} {report.service} would run these steps "
                          "(dry run: nothing changed):")
             lines += plan_text(h.host, h.plan)
+            if h.reboot is not None:
+                lines.append(f"  after a reboot: {safe(h.reboot[1])}")
             continue
         head = f"{h.host}: {h.outcome}"
         if h.error:
@@ -243,6 +260,8 @@ def deploy_text(report: DeployReport, command: str = "deploy") -> str:
                     kind = "launchd" if i.managed else "STRAY"
                     lines.append(f"    {kind} pid {i.proc.pid} {safe(i.proc.user)} "
                                  f"{safe(i.proc.command)}")
+        if h.reboot is not None and h.outcome in ("deployed", "restarted"):
+            lines.append(f"  after a reboot: {safe(h.reboot[1])}")
     lines.append(f"{command} {report.service}: exit {report.exit_code}")
     return "\n".join(lines)
 

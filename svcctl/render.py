@@ -17,8 +17,8 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from svcctl import places
 from svcctl.errors import RenderError
-from svcctl.launchd import places
 from svcctl.model import Domain, JobState, ServiceSpec
 
 AGENT_TEMPLATE = "launch-agent.plist.j2"
@@ -238,7 +238,7 @@ def validate_plist(
 
 
 def plist_path_for(service: ServiceSpec, domain: Domain, home: str | None) -> PurePosixPath:
-    """Where the plist belongs on the host (svcctl.launchd.places, FACTS 1.2)."""
+    """Where the plist belongs on the host (svcctl.places, FACTS 1.2)."""
     try:
         return places.plist_path(service.label, domain, home)
     except places.NoHomeError as exc:

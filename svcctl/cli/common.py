@@ -26,6 +26,11 @@ AcceptNewOption = typer.Option(
     "still refused).",
 )
 JsonOption = typer.Option(False, "--json", help="Machine-readable output (stable schema).")
+FencedOption = typer.Option(
+    None, "--fenced", metavar="HOST",
+    help="HOST is powered off or cut off (checked by you): its being unreachable does not "
+    "block; recorded (repeatable).",
+)
 
 
 def load(inventory: Path | None) -> Inventory:
@@ -52,6 +57,11 @@ def pick_hosts(inv: Inventory, hosts: Sequence[str] | None) -> list[str]:
 
 def pick_services(inv: Inventory, services: Sequence[str] | None) -> list[str]:
     return _pick("service", inv.services, services)
+
+
+def pick_fenced(inv: Inventory, fenced: Sequence[str] | None) -> list[str]:
+    """`--fenced` hosts: inventory hosts, each once; none when the option is not given."""
+    return _pick("host", inv.hosts, fenced) if fenced else []
 
 
 def pick_service(inv: Inventory, name: str) -> ServiceSpec:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,12 @@ EXIT_HELP = ("Exit codes: 0 success; 1 refused (strays, unreachable domain: noth
 
 DEPLOY_HELP = f"""Deploy SERVICE's plist and restart it so that exactly one instance runs.
 
-On each host: lock; pre-flight (domain reachable, plist valid, no stray anywhere in the
+First, on every inventory host SERVICE is not assigned to but is installed, loaded or
+running on: fence it (as `svcctl fence`: bootout everywhere, disable, move its plists out
+of launchd's auto-load directories, prove nothing runs). A host that cannot be reached
+blocks the deploy, unless you state it is powered off or cut off with --fenced HOST.
+
+Then on each host: lock; pre-flight (domain reachable, plist valid, no stray anywhere in the
 inventory); upload (temp + rename, previous kept); stop (bootout, wait until gone);
 start (enable, bootstrap, kickstart); verify (one stable launchd pid for the stay-up
 window, no crash loop, health check); unlock. Any failure after the upload rolls back
@@ -55,7 +61,9 @@ def service_and_hosts(inv: Inventory, service: str,
     return svc, names
 
 
-def printer(total: int) -> object:
+def printer(total: int, targets: Collection[str] = ()) -> object:
+    """Step lines as they happen, under `[n/total] host`; `[fence] host` for a host that
+    is not one of the `targets` (deploy fences those first)."""
     seen: list[str] = []
 
     def show(host: str, record: StepRecord) -> None:
@@ -63,7 +71,11 @@ def printer(total: int) -> object:
 
         if host not in seen:
             seen.append(host)
-            typer.echo(f"[{len(seen)}/{total}] {host}")
+            if targets and host not in targets:
+                typer.echo(f"[fence] {host}")
+            else:
+                n = sum(1 for h in seen if not targets or h in targets)
+                typer.echo(f"[{n}/{total}] {host}")
         typer.echo(output.step_line(host, record))
         sys.stdout.flush()
 
@@ -81,6 +93,7 @@ def run(service: str, host: list[str] | None, opts: DeployOptions, as_json: bool
 
     inv = common.load(inventory)
     svc, names = service_and_hosts(inv, service, host)
+    common.pick_fenced(inv, sorted(opts.fenced))  # unknown hosts: one line, exit 2
     make = common.connector(inv, accept_new_host_key)
     connect = make
     if not opts.dry_run and not yes and sys.stdin.isatty() and not as_json:
@@ -88,7 +101,7 @@ def run(service: str, host: list[str] | None, opts: DeployOptions, as_json: bool
         typer.echo(output.deploy_text(plan, command))
         if plan.exit_code != 0 or not typer.confirm("Proceed?", default=False):
             raise typer.Exit(plan.exit_code or 1)
-    progress = None if as_json else cast("Progress", printer(len(names)))
+    progress = None if as_json else cast("Progress", printer(len(names), names))
     report: DeployReport = run_deploy(inv, svc, names, connect, opts, progress)
     typer.echo(output.deploy_json(report, command) if as_json
                else output.deploy_text(report, command))
@@ -115,13 +128,15 @@ def register(app: typer.Typer) -> None:
                                         help="Seconds to wait for another deploy's lock."),
         stay_up: float | None = typer.Option(None, "--stay-up", min=0.0,
                                              help="Stay-up window [default: the service's]."),
+        fenced: list[str] = common.FencedOption,
         inventory: Path | None = common.InventoryOption,
         accept_new_host_key: bool = common.AcceptNewOption,
     ) -> None:
         from svcctl.ops.plan import DeployOptions
 
         opts = DeployOptions(dry_run=dry_run, break_lock=break_lock, lock_ttl=lock_ttl,
-                             lock_wait=lock_wait, parallel=parallel, stay_up=stay_up)
+                             lock_wait=lock_wait, parallel=parallel, stay_up=stay_up,
+                             fenced=frozenset(fenced or ()))
         run(service, host, opts, as_json, yes, inventory, accept_new_host_key, "deploy")
 
     @app.command(help=RESTART_HELP)
@@ -133,10 +148,12 @@ def register(app: typer.Typer) -> None:
         yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
         stay_up: float | None = typer.Option(None, "--stay-up", min=0.0,
                                              help="Stay-up window [default: the service's]."),
+        fenced: list[str] = common.FencedOption,
         inventory: Path | None = common.InventoryOption,
         accept_new_host_key: bool = common.AcceptNewOption,
     ) -> None:
         from svcctl.ops.plan import DeployOptions
 
-        opts = DeployOptions(dry_run=dry_run, upload=False, stay_up=stay_up)
+        opts = DeployOptions(dry_run=dry_run, upload=False, stay_up=stay_up,
+                             fenced=frozenset(fenced or ()))
         run(service, host, opts, as_json, yes, inventory, accept_new_host_key, "restart")

@@ -17,6 +17,7 @@ from svcctl.cli import audit as audit_cli
 from svcctl.cli import demo as demo_cli
 from svcctl.cli import deploy as deploy_cli
 from svcctl.cli import drift as drift_cli
+from svcctl.cli import fence as fence_cli
 from svcctl.cli import guard as guard_cli
 from svcctl.cli import lifecycle as lifecycle_cli
 from svcctl.cli import testbed as testbed_cli
@@ -47,6 +48,7 @@ demo_cli.register(app)
 drift_cli.register(app)
 deploy_cli.register(app)
 adopt_cli.register(app)
+fence_cli.register(app)
 lifecycle_cli.register(app)
 guard_cli.register(app)
 

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC
 
+from svcctl import places
 from svcctl.errors import HostError, ParseError
 from svcctl.guard import StartTime, judge, parse_record
 from svcctl.host.base import Host
@@ -21,7 +22,6 @@ from svcctl.launchd import (
     build_batch,
     parse_print,
     parse_print_domain,
-    places,
     print_argv,
     split_batch,
 )
@@ -277,6 +277,9 @@ def _assess_service(spec: HostSpec, svc: ServiceSpec, plan: _Plan,
         plists, fence = parse_places(outputs[plan.places[svc.name]][1])
         finding = replace(finding, plists=plists, fence=fence)
     finding = judge_places(spec, svc, finding)
+    if spec.name in svc.hosts:
+        returns, why = places.reboot_note(spec.domain, places.starts_at_load(svc))
+        finding = finding if returns else replace(finding, reboot=why)
     if svc.name in plan.guards:
         rc, out, _ = outputs[plan.guards[svc.name]]
         if rc == 0:
@@ -296,9 +299,13 @@ def judge_places(spec: HostSpec, svc: ServiceSpec, finding: Finding) -> Finding:
     `unfenced`: a reboot or a console login starts a copy there. A host it is not assigned
     to that has none, and a fence record, is `fenced`.
     """
+    assigned = spec.name in svc.hosts
+    if (finding.verdict is Verdict.UNEXPECTED and not finding.hidden
+            and all(i.owner is not None for i in finding.instances)):
+        # only launchd's jobs: no stray to kill, a fence takes it out for good
+        return replace(finding, hint=f"svcctl fence {svc.name} --host {spec.name}")
     if finding.verdict not in QUIET:
         return finding
-    assigned = spec.name in svc.hosts
     if finding.elsewhere and assigned:
         return replace(finding, verdict=Verdict.DUPLICATE,
                        detail=f"also loaded in {', '.join(finding.elsewhere)}, idle or not; "

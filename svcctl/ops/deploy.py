@@ -11,10 +11,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from svcctl import guard
+from svcctl import guard, places
 from svcctl.errors import (
     BadInputError,
     ExitCode,
@@ -27,11 +27,11 @@ from svcctl.errors import (
 )
 from svcctl.host.base import Host
 from svcctl.launchd import build_batch, print_argv, split_batch
-from svcctl.model import Finding, HostSpec, Inventory, ServiceSpec, Verdict
-from svcctl.ops import lifecycle
+from svcctl.model import FenceRecord, Finding, HostSpec, Inventory, ServiceSpec, Verdict
+from svcctl.ops import fence, gate, lifecycle
 from svcctl.ops.audit import audit_host
 from svcctl.ops.lifecycle import StepFailed, Target
-from svcctl.ops.lock import DeployLock, LockLostError
+from svcctl.ops.lock import DeployLock, LockLostError, operator
 from svcctl.ops.plan import (
     ALLOWED_HERE,
     PREVIOUS_SUFFIX,
@@ -39,8 +39,10 @@ from svcctl.ops.plan import (
     DeployReport,
     HostDeploy,
     Rollback,
+    aside,
     expected_uid,
     plan_deploy,
+    reboot_note,
     refusal,
 )
 from svcctl.ops.steps import Interrupt, Progress, Recorder
@@ -65,6 +67,7 @@ class _HostRun:
     installed: bool = False
     loaded: bool = False
     checked: list[str] = field(default_factory=list)
+    here: Finding | None = None
 
     @property
     def target(self) -> Target:
@@ -103,19 +106,13 @@ class _HostRun:
             raise RefusedError(f"{spec.name}: {self.path} is not installed",
                                hint=f"run `svcctl deploy {svc.name} --host {spec.name}` first")
         here = audit_host(self.inv, spec, [svc], self.host).findings[0]
+        self.here = here
         bad = [] if here.verdict in ALLOWED_HERE else [here]
-        self.checked = [spec.name]
-        for name, other in sorted(self.inv.hosts.items()):
-            if name == spec.name or name in svc.hosts:
-                continue  # other assigned hosts are checked by their own deploy
-            try:
-                with self.connect(other) as oh:
-                    f = audit_host(self.inv, other, [svc], oh).findings[0]
-            except HostError as exc:
-                f = Finding(svc.name, name, Verdict.UNREACHABLE, detail=exc.one_line())
-            self.checked.append(name)
-            if f.verdict is not Verdict.OK:
-                bad.append(f)
+        res = gate.judge(gate.survey(self.inv, svc, gate.others(self.inv, svc, [spec.name]),
+                                     self.connect),
+                         self.opts.fenced, fencing=self.opts.fencing)
+        self.checked = [spec.name, *res.checked]
+        bad += res.blocking
         if here.hidden and here not in bad:
             bad.append(here)  # hidden candidates block whatever the job's state (FACTS 5.2)
         if bad:
@@ -135,16 +132,43 @@ class _HostRun:
         parent = str(PurePosixPath(self.path).parent)
         self.host.check(["mkdir", "-p", parent])
         keep = "first deploy: nothing to keep"
+        moved = aside(self.svc, self.spec, self.here)
         if self.installed:
             self.host.check(["sh", "-c", 'cp -p "$1" "$1.svcctl-tmp" && mv -f "$1.svcctl-tmp" '
                              '"$1$2"', "sh", self.path, PREVIOUS_SUFFIX])
             keep = f"previous kept as {self.path}{PREVIOUS_SUFFIX}"
+        elif moved:
+            # installed where another domain loads it (by hand, or an older svcctl): that
+            # is the previous version a rollback restores, here
+            self.host.check(["cp", "-p", moved[0], self.path + PREVIOUS_SUFFIX])
+            self.installed = True
+            keep = f"previous ({moved[0]}) kept as {self.path}{PREVIOUS_SUFFIX}"
         else:
             self.host.run(["rm", "-f", self.path + PREVIOUS_SUFFIX])
         self.host.write_file(self.path, self.rendered.data, 0o644)
+        if moved:
+            keep += "; " + self.move_aside(moved)
+        if self.here is not None and self.here.fence is not None:
+            self.host.check(fence.unfence_argv(self.svc, self.spec))
+            keep += f"; unfenced (was {self.here.fence.describe()})"
+        for ack in self.opts.acknowledgements:
+            path = places.fence_dir(self.spec.domain, self.spec.home) / \
+                f"{self.svc.label}.ack-{ack.host}"
+            self.host.check(["mkdir", "-p", str(path.parent)])
+            self.host.write_file(str(path), ack.dumps().encode(), 0o644)
+            keep += f"; recorded {path}: {ack.describe()}"
         if self.svc.guard:
             keep += "; " + self.install_guard()
         return f"{self.path} ({len(self.rendered.data)} bytes, 0644); {keep}"
+
+    def move_aside(self, paths: list[str]) -> str:
+        """Plists another domain would load at boot or login go where nothing loads them."""
+        fdir = str(places.fence_dir(self.spec.domain, self.spec.home))
+        moves = tuple((p, f"{fdir}/{fence.fenced_name(self.svc.label, p)}") for p in paths)
+        r = self.host.run(fence.move_argv(fdir, moves))
+        if not r.ok:
+            raise StepFailed(f"could not move {', '.join(paths)} aside ({r.rc}): {r.tail()}")
+        return "moved aside: " + ", ".join(f"{a} -> {b}" for a, b in moves)
 
     def install_guard(self) -> str:
         """`guard: true`: put svcctl's singleton guard (stdlib only) where the plist runs it."""
@@ -225,8 +249,10 @@ def deploy_host(inv: Inventory, svc: ServiceSpec, spec: HostSpec, host: Host, co
         with contextlib.suppress(HostError, ParseError):
             final = run.target.observe()
         plan = plan_deploy(svc, spec, run.path or "?", loaded=run.loaded,
-                           installed=run.installed, opts=opts, hosts_checked=run.checked)
-        return HostDeploy(spec.name, outcome, code, rec.steps, plan, rollback, final, error)
+                           installed=run.installed, opts=opts, hosts_checked=run.checked,
+                           here=run.here)
+        return HostDeploy(spec.name, outcome, code, rec.steps, plan, rollback, final, error,
+                          reboot_note(svc, spec))
 
     if opts.dry_run:
         try:
@@ -234,8 +260,9 @@ def deploy_host(inv: Inventory, svc: ServiceSpec, spec: HostSpec, host: Host, co
         except SvcctlError as exc:
             return done(_refused_outcome(exc), int(exc.exit_code), exc.one_line())
         plan = plan_deploy(svc, spec, run.path, loaded=run.loaded, installed=run.installed,
-                           opts=opts, hosts_checked=run.checked)
-        return HostDeploy(spec.name, "planned", 0, rec.steps, plan)
+                           opts=opts, hosts_checked=run.checked, here=run.here)
+        return HostDeploy(spec.name, "planned", 0, rec.steps, plan,
+                          reboot=reboot_note(svc, spec))
 
     lock = DeployLock(host, svc.name)
     run.lock = lock
@@ -297,24 +324,36 @@ def _locked_part(run: _HostRun, done: Callable[..., HostDeploy]) -> HostDeploy:
 
 def run_deploy(inv: Inventory, svc: ServiceSpec, host_names: Sequence[str], connect: Connect,
                opts: DeployOptions, progress: Progress | None = None) -> DeployReport:
-    """Deploy `svc` to each host: one at a time (stop at the first failure) or `parallel`."""
+    """Deploy `svc` to each host: one at a time (stop at the first failure) or `parallel`.
+
+    A deploy (not a restart) first fences every host the service is not assigned to but
+    is installed, loaded or running on; a host it cannot reach blocks the whole deploy
+    unless the operator states it fenced (`opts.fenced`). Nothing starts before that.
+    """
     interrupt = Interrupt()
     results: dict[str, HostDeploy] = {}
+    with interrupt.installed():
+        fences, opts, blocked = (fence_phase(inv, svc, connect, opts, interrupt, progress)
+                                 if opts.upload else ([], opts, None))
+        if blocked is not None:
+            skipped = [HostDeploy(n, "not-attempted", 0, [], error=blocked) for n in host_names]
+            return DeployReport(svc.name, svc.label, opts.dry_run, skipped, fences,
+                                list(opts.acknowledgements))
 
-    def one(name: str) -> HostDeploy:
-        spec = inv.hosts[name]
-        try:
-            host = connect(spec)
-        except HostError as exc:
-            return HostDeploy(name, "failed", int(ExitCode.FAILED), [], error=exc.one_line())
-        with host:
+        def one(name: str) -> HostDeploy:
+            spec = inv.hosts[name]
             try:
-                return deploy_host(inv, svc, spec, host, connect, opts, interrupt, progress)
-            except (HostError, ParseError) as exc:
+                host = connect(spec)
+            except HostError as exc:
                 return HostDeploy(name, "failed", int(ExitCode.FAILED), [],
                                   error=exc.one_line())
+            with host:
+                try:
+                    return deploy_host(inv, svc, spec, host, connect, opts, interrupt, progress)
+                except (HostError, ParseError) as exc:
+                    return HostDeploy(name, "failed", int(ExitCode.FAILED), [],
+                                      error=exc.one_line())
 
-    with interrupt.installed():
         if opts.parallel > 1:
             with ThreadPoolExecutor(max_workers=opts.parallel) as pool:
                 for r in pool.map(one, host_names):
@@ -326,4 +365,57 @@ def run_deploy(inv: Inventory, svc: ServiceSpec, host_names: Sequence[str], conn
                                                error="an earlier host failed or was interrupted")
                     continue
                 results[name] = one(name)
-    return DeployReport(svc.name, svc.label, opts.dry_run, [results[n] for n in host_names])
+    return DeployReport(svc.name, svc.label, opts.dry_run, [results[n] for n in host_names],
+                        fences, list(opts.acknowledgements))
+
+
+def fence_phase(inv: Inventory, svc: ServiceSpec, connect: Connect, opts: DeployOptions,
+                interrupt: Interrupt, progress: Progress | None
+                ) -> tuple[list[HostDeploy], DeployOptions, str | None]:
+    """Survey every host `svc` is not assigned to, then fence those that need it.
+
+    Returns the fence reports, the options the host deploys then run with (what was
+    acknowledged, what a dry run would fence) and, when the deploy must stop, why.
+    """
+    names = gate.others(inv, svc)
+    survey = gate.survey(inv, svc, names, connect)
+    unreachable = [f for f in survey if f.verdict is Verdict.UNREACHABLE]
+    unknown = sorted(opts.fenced - set(names))
+    if unknown:
+        raise BadInputError(f"--fenced {unknown[0]}: not a host {svc.name} could run on "
+                            f"apart from its own (those are: {', '.join(names) or 'none'})")
+    out: list[HostDeploy] = []
+    for f in unreachable:
+        if f.host not in opts.fenced:
+            out.append(HostDeploy(f.host, "refused", int(ExitCode.FINDINGS), [],
+                                  error=refusal(svc, [f]), final=f))
+    acks = tuple(FenceRecord(svc.name, svc.label, f.host, operator(), fence.now_iso(),
+                             f"the operator stated that {f.host} is powered off or cut off "
+                             f"(--fenced {f.host}); svcctl could not reach it: {f.detail}")
+                 for f in unreachable if f.host in opts.fenced)
+    opts = replace(opts, acknowledgements=acks)
+    todo = [f for f in survey if f.verdict is not Verdict.UNREACHABLE and fence.needs_fence(f)]
+    for f in todo:
+        why = fence.fence_refusal(svc, f)
+        if why is not None:
+            out.append(HostDeploy(f.host, "refused", int(ExitCode.FINDINGS), [],
+                                  error=f"{svc.name}: refusing to fence {f.host}: {why}",
+                                  final=f))
+    if out:
+        return out, opts, "another host blocks the deploy: nothing changed anywhere"
+    reason = (f"{svc.name} is not assigned to this host (inventory: "
+              f"{', '.join(svc.hosts) or 'no host'}): fenced by svcctl deploy")
+    for f in todo:
+        spec = inv.hosts[f.host]
+        try:
+            with connect(spec) as host:
+                r = fence.fence_host(svc, spec, host, reason=reason, dry_run=opts.dry_run,
+                                     interrupt=interrupt, progress=progress,
+                                     lock_wait=opts.lock_wait)
+        except HostError as exc:
+            r = HostDeploy(f.host, "failed", int(ExitCode.FAILED), [], error=exc.one_line())
+        out.append(r)
+        if r.exit_code != 0:
+            return out, opts, (f"fencing {f.host} did not complete: nothing was started "
+                               "anywhere")
+    return out, replace(opts, fencing=frozenset(f.host for f in todo)), None

@@ -194,10 +194,16 @@ def new_record(service: str, ttl: float, env: dict[str, str] | None = None,
                now: float | None = None) -> LockRecord:
     env = dict(os.environ) if env is None else env
     now = time.time() if now is None else now
-    user = env.get("USER") or env.get("LOGNAME") or _user_name()
     ci = next((env[v] for v in CI_VARS if env.get(v)), None)
-    return LockRecord(service, f"{user}@{socket.gethostname()}", os.getpid(), now, now + ttl,
+    return LockRecord(service, operator(env), os.getpid(), now, now + ttl,
                       secrets.token_hex(8), ci)
+
+
+def operator(env: dict[str, str] | None = None) -> str:
+    """user@machine of whoever runs svcctl: what locks and fence records name."""
+    env = dict(os.environ) if env is None else env
+    user = env.get("USER") or env.get("LOGNAME") or _user_name()
+    return f"{user}@{socket.gethostname()}"
 
 
 def parse_lock(text: str) -> LockRecord | None:

@@ -9,14 +9,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from svcctl import places
 from svcctl.errors import ExitCode
-from svcctl.model import Finding, HostSpec, ServiceSpec, Verdict
-from svcctl.ops import lifecycle
+from svcctl.host.quote import quote
+from svcctl.model import FenceRecord, Finding, HostSpec, ServiceSpec, Verdict
+from svcctl.ops import gate, lifecycle
 from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT, lock_path
 from svcctl.ops.steps import Step, StepRecord
 
 PREVIOUS_SUFFIX = ".previous"  # not `*.plist`: launchd never loads it at login
-ALLOWED_HERE = {Verdict.OK, Verdict.DOWN, Verdict.CRASHLOOP}
+# UNFENCED on an assigned host: a plist another domain would load; the upload moves it aside
+ALLOWED_HERE = {Verdict.OK, Verdict.DOWN, Verdict.CRASHLOOP, Verdict.UNFENCED}
 
 @dataclass(frozen=True)
 class DeployOptions:
@@ -27,6 +30,12 @@ class DeployOptions:
     lock_wait: float = DEFAULT_WAIT
     parallel: int = 1
     stay_up: float | None = None  # None: the service's own
+    # issue 11: hosts the operator states are powered off or cut off (`--fenced HOST`)
+    fenced: frozenset[str] = frozenset()
+    # dry run: hosts the fence phase would fence first, so the gate lets them pass
+    fencing: frozenset[str] = frozenset()
+    # the operator's statements, recorded on every host deployed to
+    acknowledgements: tuple[FenceRecord, ...] = ()
 
 
 @dataclass
@@ -47,6 +56,7 @@ class HostDeploy:
     rollback: Rollback | None = None
     final: Finding | None = None
     error: str | None = None
+    reboot: tuple[bool, str] | None = None  # (comes back by itself, why): places.reboot_note
 
 
 @dataclass
@@ -55,10 +65,12 @@ class DeployReport:
     label: str
     dry_run: bool
     hosts: list[HostDeploy]
+    fences: list[HostDeploy] = field(default_factory=list)  # hosts fenced first (issue 11)
+    acknowledged: list[FenceRecord] = field(default_factory=list)  # `--fenced HOST`
 
     @property
     def exit_code(self) -> int:
-        codes = {h.exit_code for h in self.hosts}
+        codes = {h.exit_code for h in [*self.fences, *self.hosts]}
         for code in (ExitCode.FAILED, ExitCode.LOCKED, ExitCode.FINDINGS, ExitCode.BAD_INPUT):
             if code in codes:
                 return int(code)
@@ -66,22 +78,30 @@ class DeployReport:
 
 
 def plan_deploy(svc: ServiceSpec, spec: HostSpec, path: str, *, loaded: bool,
-                installed: bool, opts: DeployOptions, hosts_checked: Sequence[str]) -> list[Step]:
-    """Pure: the exact steps for one host, from what pre-flight observed."""
+                installed: bool, opts: DeployOptions, hosts_checked: Sequence[str],
+                here: Finding | None = None) -> list[Step]:
+    """Pure: the exact steps for one host, from what pre-flight observed (`here`)."""
     dom = spec.domain
     target = dom.service_target(svc.label)
     window = svc.stay_up if opts.stay_up is None else opts.stay_up
+    qpath = quote(path)
+    acked = "".join(f"; {a.host} stated fenced by the operator, recorded here"
+                    for a in opts.acknowledgements)
     steps = [
         Step("lock", f"take {lock_path(svc.name)} (expires after {opts.lock_ttl:g} s)"),
         Step("preflight", f"{dom.target} reachable as its owner; plist renders and validates; "
-             f"no stray of {svc.name} on {', '.join(hosts_checked)}"),
+             f"no stray of {svc.name} on {', '.join(hosts_checked)}{acked}"),
     ]
     if opts.upload:
-        keep = (f"keep the installed one as {path}{PREVIOUS_SUFFIX}" if installed
+        keep = (f"keep the installed one as {qpath}{PREVIOUS_SUFFIX}" if installed
                 else "no previous version (first deploy)")
         if svc.guard:
             keep += "; install the guard wrapper"
-        steps.append(Step("upload", f"write {path} (temp name + rename, mode 0644); {keep}"))
+        for p in aside(svc, spec, here):
+            keep += f"; move {quote(p)} aside: launchd would load it into another domain"
+        if here is not None and here.fence is not None:
+            keep += f"; unfence: remove the record ({here.fence.describe()})"
+        steps.append(Step("upload", f"write {qpath} (temp name + rename, mode 0644); {keep}"))
     bound = lifecycle.stop_bound(svc)
     if loaded:
         steps.append(Step("stop", f"launchctl bootout {target}; wait until the label is gone "
@@ -89,13 +109,26 @@ def plan_deploy(svc: ServiceSpec, spec: HostSpec, path: str, *, loaded: bool,
     else:
         steps.append(Step("stop", f"{target} is not loaded: check no matching process remains"))
     steps.append(Step("start", f"launchctl enable {target}; launchctl bootstrap {dom.target} "
-                      f"{path}; launchctl kickstart {target}"))
+                      f"{qpath}; launchctl kickstart {target}"))
     check = f"; then health check {' '.join(lifecycle.health_argv(svc.health))}" \
         if svc.health else ""
     steps.append(Step("verify", f"for {window:g} s: one unchanging launchd pid, exactly one "
                       f"matching process (launchd's), no crash loop{check}"))
     steps.append(Step("unlock", f"remove {lock_path(svc.name)}"))
     return steps
+
+
+def aside(svc: ServiceSpec, spec: HostSpec, here: Finding | None) -> list[str]:
+    """Plists on an assigned host that launchd would load into another domain (issue 11)."""
+    if here is None:
+        return []
+    by_path = {p.path: p for p in places.places(svc.label, spec.home)}
+    return [p for p in here.plists
+            if p in by_path and by_path[p].autoload and by_path[p].into is not spec.domain.kind]
+
+
+def reboot_note(svc: ServiceSpec, spec: HostSpec) -> tuple[bool, str]:
+    return places.reboot_note(spec.domain, places.starts_at_load(svc))
 
 
 def expected_uid(spec: HostSpec) -> int:
@@ -105,6 +138,9 @@ def expected_uid(spec: HostSpec) -> int:
 def refusal(svc: ServiceSpec, bad: Sequence[Finding]) -> str:
     parts = []
     for f in bad:
+        if f.verdict is Verdict.UNREACHABLE:
+            parts.append(gate.unreachable_refusal(svc, f))
+            continue
         strays = ", ".join(f"pid {i.proc.pid} ({i.proc.user}: {i.proc.command})"
                            for i in f.instances if not i.managed or f.verdict is Verdict.UNEXPECTED)
         what = f"{f.verdict.value} on {f.host}: {strays or f.detail}"

@@ -55,7 +55,7 @@ def test_dry_run_prints_the_steps_and_changes_nothing(service: Service) -> None:
                               "unlock"], 1):
         assert f"{n}. {step}" in out, out
     assert f"launchctl bootout {service.target}" in out
-    assert f"launchctl bootstrap user/{service.site.uid} {service.plist}" in out
+    assert f"launchctl bootstrap user/{service.site.uid} {service.qplist}" in out
     assert service.launchd_pid() == pid and service.versions() == ["v1"]
     assert service.site.sh(service.site.main, f"cat {service.qplist}").stdout == before
     assert service.lock_file() is None

@@ -8,13 +8,17 @@ from tests.deploy.site import Service
 
 pytestmark = pytest.mark.testbed
 
-TOP = {"schema", "command", "service", "label", "dry_run", "exit_code", "hosts"}
-HOST = {"host", "outcome", "exit_code", "error", "plan", "steps", "rollback", "final"}
+# issue 11 added (never renamed): fences, acknowledged; per host reboot; per finding the
+# audit's elsewhere, plists, fence, reboot
+TOP = {"schema", "command", "service", "label", "dry_run", "exit_code", "hosts", "fences",
+       "acknowledged"}
+HOST = {"host", "outcome", "exit_code", "error", "plan", "steps", "rollback", "final",
+        "reboot"}
 STEP = {"step", "outcome", "duration_s", "detail"}
 PLAN = {"step", "action"}
 ROLLBACK = {"outcome", "detail", "steps"}
 FINAL = {"service", "label", "verdict", "launchd_pid", "launchd_state", "instances",
-         "detail", "next"}
+         "detail", "next", "elsewhere", "plists", "fence", "reboot"}
 INSTANCE = {"pid", "ppid", "user", "uid", "started", "command", "managed", "owner", "reason"}
 
 
@@ -24,6 +28,9 @@ def test_deploy_json_contract(service: Service) -> None:
     assert set(doc) == TOP and doc["schema"] == "svcctl.deploy/1"
     (h,) = doc["hosts"]
     assert set(h) == HOST and h["outcome"] == "deployed" and h["rollback"] is None
+    assert doc["fences"] == [] and doc["acknowledged"] == []
+    # user/<uid>: deploy says up front that launchd will not bring it back (issue 11)
+    assert h["reboot"]["returns"] is False and "domain: system" in h["reboot"]["why"]
     assert [s["step"] for s in h["steps"]] == ["lock", "preflight", "upload", "stop", "start",
                                               "verify", "unlock"]
     assert all(set(s) == STEP and s["outcome"] == "ok" for s in h["steps"])

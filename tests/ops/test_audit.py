@@ -254,7 +254,7 @@ TOP_KEYS = {"schema", "ok", "hosts"}
 HOST_KEYS = {"host", "reachable", "error", "services", "deploy_locks"}
 LOCK_KEYS = {"service", "expired", "who", "ci_run", "pid", "started", "expires"}
 SERVICE_KEYS = {"service", "label", "verdict", "launchd_pid", "launchd_state", "instances",
-                "detail", "next", "elsewhere", "plists", "fence"}  # the last three: issue 11
+                "detail", "next", "elsewhere", "plists", "fence", "reboot"}  # last four: issue 11
 FENCE_KEYS = {"by", "at", "reason", "moved", "disabled"}
 INSTANCE_KEYS = {"pid", "ppid", "user", "uid", "started", "command", "managed", "owner",
                  "reason"}
@@ -291,6 +291,7 @@ def assert_audit_schema(doc: dict[str, Any]) -> None:
             assert (f["next"] is None) == (f["verdict"] in ("ok", "fenced"))
             assert all(_is(t, str) for t in f["elsewhere"] + f["plists"])
             assert f["fence"] is None or set(f["fence"]) == FENCE_KEYS
+            assert _is(f["reboot"], str, type(None))
             assert (f["verdict"] == "fenced") <= (f["fence"] is not None)
             for i in f["instances"]:
                 assert set(i) == INSTANCE_KEYS, i

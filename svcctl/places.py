@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from svcctl.model import Domain, DomainKind
+from svcctl.model import Domain, DomainKind, ServiceSpec
 
 STATE_SUBPATH = "Library/Application Support/svcctl"
 AGENTS_SUBPATH = f"{STATE_SUBPATH}/LaunchAgents"  # user/<uid> plists: loaded by svcctl only
@@ -85,18 +85,26 @@ def fence_record_path(label: str, domain: Domain, home: str | None) -> PurePosix
     return fence_dir(domain, home) / f"{label}.fence"
 
 
+def starts_at_load(svc: ServiceSpec) -> bool:
+    """launchd starts the job when it loads it: RunAtLoad, or KeepAlive (FACTS 4)."""
+    ka = svc.keep_alive
+    if isinstance(ka, bool):
+        return bool(svc.run_at_load) or ka
+    return bool(svc.run_at_load) or "SuccessfulExit" in ka  # it implies RunAtLoad
+
+
 def reboot_note(domain: Domain, starts_at_load: bool) -> tuple[bool, str]:
     """(comes back by itself, why): what launchd does with the service after a reboot."""
     if domain.is_system:
         if starts_at_load:
-            return True, (f"comes back after a reboot: launchd loads {DAEMONS} into system "
-                          "at boot and starts it (RunAtLoad/KeepAlive)")
-        return False, (f"after a reboot launchd loads it from {DAEMONS} but does not start "
-                       "it: it has neither RunAtLoad nor KeepAlive")
+            return True, (f"it comes back: launchd loads {DAEMONS} into system at boot and "
+                          "starts it (RunAtLoad/KeepAlive)")
+        return False, (f"launchd loads it from {DAEMONS} at boot but does not start it: it "
+                       "has neither RunAtLoad nor KeepAlive")
     if domain.kind is DomainKind.GUI:
-        return False, (f"comes back only when uid {domain.uid} logs in at the console: "
+        return False, (f"it comes back only when uid {domain.uid} logs in at the console: "
                        f"gui/{domain.uid} exists only then (FACTS 1.4)")
-    return False, (f"does not come back after a reboot: user/{domain.uid} exists only after "
+    return False, (f"it does not come back: user/{domain.uid} exists only after "
                    "a login, and svcctl keeps its plist out of ~/Library/LaunchAgents so that "
                    f"a console login cannot start a second copy in gui/{domain.uid} "
                    "(FACTS 1.4); for a service that must survive a reboot use "
