@@ -258,8 +258,11 @@ class Service:
         cmd = detached(f"/usr/bin/python3 {self.script} {version} run")
         return int(self.site.sh(host or self.site.main, cmd, user=user).stdout.strip())
 
-    def bootstrap_by_hand(self, host: str | None = None, version: str = "v1") -> None:
-        """What a person or a CI script does without svcctl: plist + bootstrap + kickstart."""
+    def bootstrap_by_hand(self, host: str | None = None, version: str = "v1",
+                          path: str | None = None) -> None:
+        """What a person or a CI script does without svcctl: plist + bootstrap + kickstart.
+
+        `path`: where the plist goes (default: where svcctl would put it)."""
         import plistlib
 
         h = host or self.site.main
@@ -268,8 +271,8 @@ class Service:
             "ProgramArguments": ["/usr/bin/python3", self.script, version, "run"],
             "LimitLoadToSessionType": ["Aqua", "Background", "LoginWindow", "StandardIO",
                                        "System"]}).decode()
-        self.site.put(h, self.plist, plist)
-        self.site.sh(h, f"launchctl bootstrap user/{self.site.uid} {self.qplist} && "
+        self.site.put(h, path or self.plist, plist)
+        self.site.sh(h, f"launchctl bootstrap user/{self.site.uid} {quote(path or self.plist)} && "
                      f"launchctl kickstart {self.target}")
 
     def lock_file(self, host: str | None = None) -> str | None:
