@@ -17,16 +17,18 @@ if TYPE_CHECKING:
 
 
 def _control(action: str, service: str, host: list[str] | None, as_json: bool,
-             stay_up: float | None, inventory: Path | None, accept_new_host_key: bool) -> None:
+             stay_up: float | None, inventory: Path | None, accept_new_host_key: bool,
+             fenced: list[str] | None = None) -> None:
     from svcctl import output
     from svcctl.ops.control import control
 
     inv = common.load(inventory)
     svc, names = service_and_hosts(inv, service, host)
+    acknowledged = common.pick_fenced(inv, fenced)
     make = common.connector(inv, accept_new_host_key)
     progress = None if as_json else cast("Progress", printer(len(names)))
     report = control(inv, svc, names, make, action, stay_up=stay_up,
-                     progress=progress)
+                     progress=progress, acknowledged=acknowledged)
     typer.echo(output.deploy_json(report, action) if as_json
                else output.deploy_text(report, action))
     raise typer.Exit(report.exit_code)
@@ -46,17 +48,22 @@ def register(app: typer.Typer) -> None:
         _control("stop", service, host, as_json, None, inventory, accept_new_host_key)
 
     @app.command(help=f"Start SERVICE: enable, bootstrap, kickstart, then verify one stable "
-                 f"instance, launchd's own (refused beside a stray).\n\n{EXIT_HELP}\n\n"
+                 f"instance, launchd's own. Refused beside a stray, while the label is loaded "
+                 f"in another domain (idle or not), and while a copy may run on another "
+                 f"inventory host (one that cannot be reached blocks unless --fenced)."
+                 f"\n\n{EXIT_HELP}\n\n"
                  "Example: svcctl start shiva --host tesseract")
     def start(
         service: str = typer.Argument(...),
         host: list[str] = common.HostOption,
         as_json: bool = common.JsonOption,
         stay_up: float | None = typer.Option(None, "--stay-up", min=0.0),
+        fenced: list[str] = common.FencedOption,
         inventory: Path | None = common.InventoryOption,
         accept_new_host_key: bool = common.AcceptNewOption,
     ) -> None:
-        _control("start", service, host, as_json, stay_up, inventory, accept_new_host_key)
+        _control("start", service, host, as_json, stay_up, inventory, accept_new_host_key,
+                 fenced)
 
     @app.command(help="The audit of one service on every inventory host (exit 0 ok, "
                  "1 findings).\n\nExample: svcctl status shiva --json")

@@ -1,20 +1,22 @@
 """`svcctl stop|start|logs`: one service on one host, through the lifecycle gates.
 
 stop = bootout + verified gone; start = enable + bootstrap + kickstart + verified (a
-no-op, with its reason, when launchd's instance already runs alone). Both hold the
-deploy lock, so they never interleave with a deploy. `restart` is `run_deploy` with
+no-op, with its reason, when launchd's instance already runs alone). Before start changes
+anything it passes the cross-host gate (`svcctl.ops.gate`): no copy may run on another
+inventory host, and the label may not be loaded in another domain here (issue 11). Both
+hold the deploy lock, so they never interleave with a deploy. `restart` is `run_deploy` with
 `upload=False`; `status` is the audit of one service.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from svcctl.errors import ExitCode, HostError, ParseError, RefusedError, SvcctlError
 from svcctl.host.base import Host
 from svcctl.model import HostSpec, Inventory, ServiceSpec, Verdict
-from svcctl.ops import lifecycle
+from svcctl.ops import gate, lifecycle
 from svcctl.ops.lifecycle import StepFailed, Target
 from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT, DeployLock
 from svcctl.ops.plan import DeployReport, HostDeploy, refusal
@@ -29,7 +31,42 @@ def _stop(t: Target, rec: Recorder) -> str:
     return "stopped"
 
 
-def _start(t: Target, rec: Recorder, stay_up: float | None, interrupt: Interrupt) -> str:
+def cross_host_gate(inv: Inventory, t: Target, connect: Connect,
+                    acknowledged: Collection[str] = ()) -> str:
+    """Before anything starts on `t`'s host: every other inventory host, over its own
+    connection (`svcctl.ops.gate`). RefusedError names each host that may run a copy."""
+    result = gate.check(inv, t.svc, [t.spec.name], connect, acknowledged)
+    if result.blocking:
+        why = []
+        for f in result.blocking:
+            if f.verdict is Verdict.UNREACHABLE:
+                why.append(gate.unreachable_refusal(t.svc, f))
+                continue
+            why.append(refusal(t.svc, [f]))
+            if f.hidden:
+                why.append(lifecycle.hidden_refusal(t.svc, inv.hosts[f.host], f.hidden))
+        raise RefusedError(f"{t.svc.name}: refusing to start on {t.spec.name}, nothing "
+                           f"started: {'; '.join(why)}")
+    if not result.checked:
+        return "no other inventory host"
+    clear = [h for h in result.checked if h not in result.acknowledged]
+    parts = [f"nothing of {t.svc.name} runs on {', '.join(clear)}"] if clear else []
+    parts += [f"{h} unreachable: stated powered off or cut off by the operator "
+              f"(--fenced {h})" for h in result.acknowledged]
+    return "; ".join(parts)
+
+
+def elsewhere_refusal(t: Target, elsewhere: Sequence[str]) -> RefusedError:
+    """The label loaded in another domain here, idle or not: one start there makes two."""
+    return RefusedError(
+        f"{t.svc.name}: refusing to start on {t.spec.name}, nothing changed: the label is "
+        f"also loaded in {', '.join(elsewhere)} (idle or not, launchd may start it there "
+        f"beside {t.service_target}, FACTS 1.4)",
+        hint=f"boot it out with `svcctl adopt {t.svc.name} --host {t.spec.name}`")
+
+
+def _start(inv: Inventory, t: Target, rec: Recorder, stay_up: float | None,
+           interrupt: Interrupt, connect: Connect, acknowledged: Collection[str]) -> str:
     f = t.observe()
     if any(not i.managed for i in f.instances):
         raise RefusedError(f"{t.svc.name}: refusing to start beside a stray: "
@@ -37,10 +74,13 @@ def _start(t: Target, rec: Recorder, stay_up: float | None, interrupt: Interrupt
     if f.hidden:  # whatever the job's state: not loaded and crash-looping alike
         raise RefusedError(f"{t.svc.name}: refusing to start on {t.spec.name}, nothing "
                            f"changed: {lifecycle.hidden_refusal(t.svc, t.spec, f.hidden)}")
+    if f.elsewhere:
+        raise elsewhere_refusal(t, f.elsewhere)
     if f.verdict is Verdict.OK:
         rec.skip("start", f"already running: launchd pid {f.job.pid if f.job else '?'}, "
                  "the only instance")
     else:
+        rec.run("gate", lambda: cross_host_gate(inv, t, connect, acknowledged))
         if f.job is not None:
             rec.run("stop", lambda: lifecycle.stop(t))  # loaded but down or crash-looping
             if interrupt():
@@ -52,9 +92,12 @@ def _start(t: Target, rec: Recorder, stay_up: float | None, interrupt: Interrupt
 
 
 def control(inv: Inventory, svc: ServiceSpec, host_names: Sequence[str], connect: Connect,
-            action: str, *, stay_up: float | None = None,
-            progress: Progress | None = None) -> DeployReport:
-    """`action` is "stop" or "start"; hosts one at a time, stopping at the first failure."""
+            action: str, *, stay_up: float | None = None, progress: Progress | None = None,
+            acknowledged: Collection[str] = ()) -> DeployReport:
+    """`action` is "stop" or "start"; hosts one at a time, stopping at the first failure.
+
+    `acknowledged`: hosts the operator stated are powered off or cut off (`--fenced`):
+    their being unreachable does not block a start (`svcctl.ops.gate.judge`)."""
     out: list[HostDeploy] = []
     interrupt = Interrupt()  # SIGINT/SIGTERM: finish the step in flight, unlock, exit 3
     with interrupt.installed():
@@ -66,15 +109,16 @@ def control(inv: Inventory, svc: ServiceSpec, host_names: Sequence[str], connect
             rec = Recorder(name, progress)
             try:
                 with connect(spec) as host:
-                    out.append(_one(Target(spec, svc, host), rec, action, stay_up, interrupt))
+                    out.append(_one(inv, Target(spec, svc, host), rec, action, stay_up,
+                                    interrupt, connect, acknowledged))
             except HostError as exc:
                 out.append(HostDeploy(name, "failed", int(ExitCode.FAILED), rec.steps,
                                       error=exc.one_line()))
     return DeployReport(svc.name, svc.label, False, out)
 
 
-def _one(t: Target, rec: Recorder, action: str, stay_up: float | None,
-         interrupt: Interrupt) -> HostDeploy:
+def _one(inv: Inventory, t: Target, rec: Recorder, action: str, stay_up: float | None,
+         interrupt: Interrupt, connect: Connect, acknowledged: Collection[str]) -> HostDeploy:
     lock = DeployLock(t.host, t.svc.name)
     try:
         rec.run("lock", lambda: lock.acquire(ttl=DEFAULT_TTL, wait=DEFAULT_WAIT).describe())
@@ -82,7 +126,8 @@ def _one(t: Target, rec: Recorder, action: str, stay_up: float | None,
         return HostDeploy(t.spec.name, "locked", int(exc.exit_code), rec.steps,
                           error=exc.one_line())
     try:
-        outcome = _stop(t, rec) if action == "stop" else _start(t, rec, stay_up, interrupt)
+        outcome = _stop(t, rec) if action == "stop" else \
+            _start(inv, t, rec, stay_up, interrupt, connect, acknowledged)
         code, error = 0, None
         if interrupt():
             outcome, code = "interrupted", int(ExitCode.FAILED)
