@@ -20,11 +20,15 @@ Each stray is re-identified (pid, start time, command line) right before each si
 so a reused pid is never signalled: SIGTERM, then SIGKILL after --grace seconds. Never
 PID 1, never launchd's instance, never a process that does not match. Afterwards the
 job is loaded and exactly one instance runs, launchd's, verified (on a host the service
-is not assigned to: nothing runs). Without --yes: asks when interactive, otherwise
-prints the plan and exits 1.
+is not assigned to: nothing runs). The label loaded in another domain is booted out,
+idle or not. Before launchd's job is started or kickstarted, every other inventory host
+is checked: a copy that may run there refuses the start (one that cannot be reached
+blocks unless --fenced). Without --yes: asks when interactive, otherwise prints the plan
+and exits 1.
 
-Exit codes: 0 done (or nothing to do); 1 plan printed, not confirmed; 2 bad input;
-3 failed (e.g. permission denied: rerun with --user root); 4 a deploy holds the lock.
+Exit codes: 0 done (or nothing to do); 1 plan printed, not confirmed, or start refused
+(nothing started); 2 bad input; 3 failed (e.g. permission denied: rerun with --user
+root); 4 a deploy holds the lock.
 
 Example: svcctl adopt shiva --host tesseract --dry-run
 """
@@ -43,6 +47,7 @@ def register(app: typer.Typer) -> None:
                                         help="SSH user (e.g. root for strays started by "
                                         "another user or with sudo)."),
         stay_up: float | None = typer.Option(None, "--stay-up", min=0.0),
+        fenced: list[str] = common.FencedOption,
         as_json: bool = common.JsonOption,
         inventory: Path | None = common.InventoryOption,
         accept_new_host_key: bool = common.AcceptNewOption,
@@ -53,6 +58,10 @@ def register(app: typer.Typer) -> None:
         inv = common.load(inventory)
         svc = common.pick_service(inv, service)
         names = common.pick_hosts(inv, host) if host else list(svc.hosts)
+        # hosts it is not assigned to first: adopt only removes there, and a copy left
+        # there would refuse the start on an assigned host (the cross-host gate)
+        names.sort(key=lambda n: n in svc.hosts)
+        acknowledged = common.pick_fenced(inv, fenced)
         conn = common.connector(inv, accept_new_host_key, user=user)
 
         def plan_all() -> list[AdoptReport]:
@@ -60,7 +69,7 @@ def register(app: typer.Typer) -> None:
             for n in names:
                 with conn(inv.hosts[n]) as h:
                     out.append(adopt_host(inv, svc, inv.hosts[n], h, dry_run=True,
-                                          grace=grace))
+                                          connect=conn, grace=grace))
             return out
 
         if dry_run or not yes:
@@ -79,6 +88,7 @@ def register(app: typer.Typer) -> None:
         for n in names:
             with conn(inv.hosts[n]) as h:
                 reports.append(adopt_host(inv, svc, inv.hosts[n], h, dry_run=False,
+                                          connect=conn, acknowledged=acknowledged,
                                           grace=grace, progress=progress, stay_up=stay_up))
         typer.echo(output.adopt_json(svc.name, svc.label, reports) if as_json
                    else output.adopt_text(svc.name, reports))

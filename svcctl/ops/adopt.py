@@ -1,22 +1,27 @@
 """`svcctl adopt`: kill the strays, keep launchd's instance, verify exactly one runs.
 
 Kill only what you can identify (STYLE habit 7, FIELD F): the signals, and how each is
-re-identified in the same remote call, are in `svcctl.ops.kill`.
+re-identified in the same remote call, are in `svcctl.ops.kill`. The label loaded in
+another domain is booted out, idle or not (issue 11: it is a duplicate waiting to happen,
+FACTS 1.4). Before a kickstart or a start, the cross-host gate (`svcctl.ops.gate`) must
+pass: a copy that may run on another inventory host refuses it (exit 1, nothing started).
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import partial
 
-from svcctl.errors import ExitCode, HostError, ParseError, SvcctlError
+from svcctl.errors import ExitCode, HostError, ParseError, RefusedError, SvcctlError
 from svcctl.host.base import Host
 from svcctl.launchd import bootout_argv, classify_launchctl_error, kickstart_argv
 from svcctl.model import Domain, Finding, HostSpec, Inventory, ServiceSpec
 from svcctl.ops import lifecycle
 from svcctl.ops.audit import probe_domains
+from svcctl.ops.control import Connect, cross_host_gate
 from svcctl.ops.kill import Kill, kill_all
 from svcctl.ops.lifecycle import StepFailed, Target
 from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT, DeployLock
@@ -29,7 +34,8 @@ ROUNDS = 3  # a killed stray's matching children show up as strays of their own 
 @dataclass(frozen=True)
 class AdoptPlan:
     kills: tuple[Kill, ...]
-    bootouts: tuple[str, ...]  # service-targets to boot out (other domains; unassigned host)
+    bootouts: tuple[str, ...]  # service-targets to boot out: other domains, idle or not;
+    #                            the host's own too where the service is not assigned
     ensure: str  # "running" | "kickstart" | "start" | "none" (unassigned: nothing may run)
     steps: tuple[Step, ...]
     protected: frozenset[int] = frozenset()  # launchd's pids for the label: never signalled
@@ -37,7 +43,11 @@ class AdoptPlan:
 
 def plan_adopt(svc: ServiceSpec, spec: HostSpec, finding: Finding,
                grace: float = DEFAULT_GRACE) -> AdoptPlan:
-    """Pure: what to signal and boot out, from one audit finding."""
+    """Pure: what to signal and boot out, from one audit finding.
+
+    Every other domain the label is loaded in (`finding.elsewhere`) is booted out, idle or
+    not: audit calls that a duplicate, and a KeepAlive or a kickstart there is a second
+    copy. On a host the service is not assigned to, its own domain too."""
     assigned = spec.name in svc.hosts
     own = spec.domain.service_target(svc.label)
     everywhere = tuple(d.service_target(svc.label) for d in probe_domains(spec.domain))
@@ -51,6 +61,7 @@ def plan_adopt(svc: ServiceSpec, spec: HostSpec, finding: Finding,
                 bootouts.append(inst.owner)  # launchd's job: kill would only respawn it
         elif not inst.managed:
             kills.append(Kill(inst.proc, everywhere))
+    bootouts += [t for t in finding.elsewhere if t not in bootouts]
     if not assigned and finding.job is not None and own not in bootouts:
         bootouts.append(own)
     if not assigned:
@@ -68,8 +79,10 @@ def plan_adopt(svc: ServiceSpec, spec: HostSpec, finding: Finding,
     steps += [Step("bootout", f"launchctl bootout {t}") for t in bootouts]
     steps.append(Step("ensure", {
         "none": f"nothing may run on {spec.name} (not assigned): verify none does",
-        "start": f"launchctl enable/bootstrap/kickstart {own}, then verify",
-        "kickstart": f"launchctl kickstart {own}, then verify",
+        "start": f"check that no other inventory host runs {svc.name}; launchctl "
+                 f"enable/bootstrap/kickstart {own}, then verify",
+        "kickstart": f"check that no other inventory host runs {svc.name}; launchctl "
+                     f"kickstart {own}, then verify",
         "running": f"keep launchd's pid {finding.job.pid if finding.job else '?'}, verify",
     }[ensure]))
     protected = {i.proc.pid for i in finding.instances if i.owner is not None}
@@ -81,7 +94,7 @@ def plan_adopt(svc: ServiceSpec, spec: HostSpec, finding: Finding,
 @dataclass
 class AdoptReport:
     host: str
-    outcome: str  # adopted | clean | planned | failed | locked
+    outcome: str  # adopted | clean | planned | refused | failed | locked
     exit_code: int
     plan: list[Step]
     steps: list[StepRecord] = field(default_factory=list)
@@ -99,9 +112,13 @@ def _bootout(host: Host, target: str) -> str:
 
 
 def adopt_host(inv: Inventory, svc: ServiceSpec, spec: HostSpec, host: Host, *,
-               dry_run: bool, grace: float = DEFAULT_GRACE,
-               progress: Progress | None = None, stay_up: float | None = None) -> AdoptReport:
-    """Plan from one probe; with `dry_run` return the plan; else apply it under the lock."""
+               dry_run: bool, connect: Connect, acknowledged: Collection[str] = (),
+               grace: float = DEFAULT_GRACE, progress: Progress | None = None,
+               stay_up: float | None = None) -> AdoptReport:
+    """Plan from one probe; with `dry_run` return the plan; else apply it under the lock.
+
+    `connect` reaches the other inventory hosts for the cross-host gate; `acknowledged`:
+    hosts the operator stated are powered off or cut off (`--fenced`)."""
     t = Target(spec, svc, host)
     finding = t.observe()
     plan = plan_adopt(svc, spec, finding, grace)
@@ -117,14 +134,15 @@ def adopt_host(inv: Inventory, svc: ServiceSpec, spec: HostSpec, host: Host, *,
     interrupt = Interrupt()
     try:
         with interrupt.installed():
-            return _apply(t, plan, rec, grace, stay_up, interrupt)
+            return _apply(t, plan, rec, grace, stay_up, interrupt,
+                          partial(cross_host_gate, inv, t, connect, acknowledged))
     finally:
         with contextlib.suppress(HostError, ParseError):
             rec.run("unlock", lock.release)
 
 
 def _apply(t: Target, plan: AdoptPlan, rec: Recorder, grace: float, stay_up: float | None,
-           interrupt: Interrupt) -> AdoptReport:
+           interrupt: Interrupt, gate: Callable[[], str]) -> AdoptReport:
     svc, spec, host = t.svc, t.spec, t.host
     steps = list(plan.steps)
     try:
@@ -147,20 +165,28 @@ def _apply(t: Target, plan: AdoptPlan, rec: Recorder, grace: float, stay_up: flo
                                      "; nothing hidden was signalled")
                 break
             if round_ == ROUNDS - 1:
-                raise StepFailed(f"strays keep appearing: {[k.proc.pid for k in current.kills]}")
+                raise StepFailed(f"strays keep appearing: {[k.proc.pid for k in current.kills]}"
+                                 + (f"; still loaded in {', '.join(current.bootouts)}"
+                                    if current.bootouts else ""))
         if current.ensure == "none":
             rec.run("verify", lambda: _verify_none(t))
         else:
+            # the cross-host gate, right before a start: kills and bootouts only remove
             if current.ensure == "start":
                 path = str(plist_path_for(svc, spec.domain, spec.home))
                 if not host.run(["test", "-f", path]).ok:
                     raise StepFailed(f"the strays are gone, but launchd's job is not "
                                      f"installed ({path}): run `svcctl deploy {svc.name} "
                                      f"--host {spec.name}`")
+                rec.run("gate", gate)
                 rec.run("start", lambda: lifecycle.start(t, path))
             elif current.ensure == "kickstart":
+                rec.run("gate", gate)
                 rec.run("start", lambda: _kickstart(t))
             rec.run("verify", lambda: lifecycle.verify(t, stay_up, interrupt))
+    except RefusedError as exc:
+        return AdoptReport(spec.name, "refused", int(exc.exit_code), steps, rec.steps,
+                           _final(t), exc.one_line())
     except (StepFailed, HostError, ParseError) as exc:
         return AdoptReport(spec.name, "failed", int(ExitCode.FAILED), steps, rec.steps,
                            _final(t), exc.one_line())
