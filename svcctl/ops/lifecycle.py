@@ -148,6 +148,8 @@ def judge_window(samples: list[Sample], stay_up: float,
             return "fail", f"a process launchd does not own runs: {describe_instances(f)}"
         if len(managed) > 1:
             return "fail", f"{len(managed)} instances: {describe_instances(f)}"
+        if f.elsewhere:  # loaded in another domain, idle or not: not "exactly one" (issue 11)
+            return "fail", f"the label is also loaded in {', '.join(f.elsewhere)}"
         job = f.job
         # `xpcproxy`, `SIGTERMed` and states FACTS 3.3 does not list are not "up"
         up = job is not None and is_known_running(job) and len(managed) == 1

@@ -76,7 +76,8 @@ def test_seed3_failover_without_fencing(make_service: object, site: Site) -> Non
     extra = service.start_stray(site.other)
     rc, out = run(service, "deploy", service.name)
     assert rc == 1, out
-    assert f"unexpected on {site.other}" in out, out
+    # deploy would fence backup, but a fence never kills: the stray is adopt's to stop
+    assert f"refusing to fence {site.other}" in out and f"pid {extra}" in out, out
     assert f"svcctl adopt {service.name} --host {site.other}" in out, out
     rc, out = run(service, "adopt", service.name, "--host", site.other, "--yes",
                   "--grace", "1")
@@ -86,6 +87,8 @@ def test_seed3_failover_without_fencing(make_service: object, site: Site) -> Non
     rc, out = run(service, "deploy", service.name)
     assert rc == 0, out
     assert service.pids() == [service.launchd_pid()]
+    # the watchdog's plist is still on backup: deploy fenced it, no reboot brings it back
+    assert f"{site.other}: fenced" in out, out
 
 
 def test_adopt_kills_a_stray_that_ignores_sigterm_after_the_grace(service: Service) -> None:

@@ -77,6 +77,13 @@ def test_window_is_not_ok_on_a_partial_view() -> None:
     assert verdict == "fail" and "hide their arguments" in why
 
 
+def test_window_is_not_ok_while_the_label_is_loaded_in_another_domain() -> None:
+    # idle in gui/501: no second process yet, but not "exactly one" either (issue 11)
+    idle = replace(finding(10), elsewhere=("gui/501/com.example.shiva",))
+    verdict, why = judge_window([Sample(0.0, finding(10)), Sample(2.1, idle)], 2.0)
+    assert verdict == "fail" and "gui/501/com.example.shiva" in why
+
+
 def test_window_fails_on_pid_change_respawn_stray_crashloop_and_no_start() -> None:
     changed = [Sample(0, finding(10)), Sample(1, finding(11, runs=2))]
     assert judge_window(changed, 5)[0] == "fail" and "10 -> 11" in judge_window(changed, 5)[1]

@@ -93,8 +93,9 @@ def test_full_cycle_on_a_launchd_variant(variant: tuple[Testbed, Path]) -> None:
     first = instances[0][0]
     # the host really answers with the variant (so the cycle below exercises it)
     codes = VARIANTS[_variant_name(tb)]
-    again = subprocess.run(tb.ssh_argv("mac", "launchctl bootstrap user/501 "
-                                       "Library/LaunchAgents/com.example.variant.bot.plist"),
+    again = subprocess.run(tb.ssh_argv("mac", "launchctl bootstrap user/501 'Library/"
+                                       "Application Support/svcctl/LaunchAgents/"
+                                       "com.example.variant.bot.plist'"),
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == codes["already_loaded_code"]
 
