@@ -41,8 +41,10 @@ class Hosts:
         return proc
 
     def put(self, host: str, path: str, data: str, user: str = "ops", mode: str = "644") -> None:
-        """Write a file on the host over SSH, as `user`."""
-        cmd = f"umask 022 && cat > {quote(path)} && chmod {quote(mode)} {quote(path)}"
+        """Write a file on the host over SSH, as `user` (its directory made if missing)."""
+        parent = path.rsplit("/", 1)[0] or "/"
+        cmd = (f"umask 022 && mkdir -p {quote(parent)} && cat > {quote(path)} && "
+               f"chmod {quote(mode)} {quote(path)}")
         proc = subprocess.run(self.tb.ssh_argv(host, cmd, user=user), input=data,
                               capture_output=True, text=True, timeout=30)
         assert proc.returncode == 0, proc.stderr

@@ -323,12 +323,15 @@ def judge_places(spec: HostSpec, svc: ServiceSpec, finding: Finding) -> Finding:
         return finding
     own = spec.domain.kind
     risky = [p for p in found if p.autoload and p.into is not own]
-    if risky:
-        where = "; ".join(p.describe(spec.domain.uid) for p in risky)
-        return replace(finding, verdict=Verdict.UNFENCED,
-                       detail=f"a second copy would start beside {spec.domain.target}: {where}",
-                       hint=f"svcctl deploy {svc.name} --host {spec.name} (moves it aside)")
-    return finding
+    if not risky:
+        return finding
+    where = "; ".join(p.describe(spec.domain.uid) for p in risky)
+    if finding.verdict is not Verdict.OK:  # down or crash-looping says more, first
+        return replace(finding, detail=f"{finding.detail}; also, a second copy would start "
+                       f"beside {spec.domain.target}: {where}")
+    return replace(finding, verdict=Verdict.UNFENCED,
+                   detail=f"a second copy would start beside {spec.domain.target}: {where}",
+                   hint=f"svcctl deploy {svc.name} --host {spec.name} (moves it aside)")
 
 
 def apply_guard_holder(finding: Finding, lock: bytes, procs: Sequence[ProcInfo]) -> Finding:

@@ -18,7 +18,7 @@ import pytest
 import svcctl.guard
 from svcctl.host.quote import join
 from svcctl.inventory import load_inventory
-from svcctl.render import GUARD_SUBPATH, render_plist
+from svcctl.render import GUARD_SUBPATH, plist_path_for, render_plist
 from tests.conftest import Hosts
 from tests.testbed.jobs import SERVICE_PY, launchctl, print_field, wait_for
 
@@ -78,7 +78,7 @@ def test_stray_holding_the_guard_blocks_launchd_and_audit_says_blocked(
         H, ["pgrep", "-f", f"^/usr/bin/python3 /Users/ops/{name}/main.py$"],
         check=False).stdout.strip()))
     try:
-        plist_path = f"/Users/ops/Library/LaunchAgents/{label}.plist"
+        plist_path = str(plist_path_for(inv.services[name], inv.hosts[H].domain, "/Users/ops"))
         hosts.put(H, plist_path, rendered.data.decode())
         assert launchctl(hosts, H, "bootstrap", "user/501", plist_path).returncode == 0
         # launchd's instance starts, finds the lock held, exits 75 and waits out the throttle
@@ -110,7 +110,7 @@ def test_guard_holder_that_is_launchds_instance_is_ok(hosts: Hosts, tmp_path: Pa
     hosts.ssh(H, ["mkdir", "-p", f"/Users/ops/{name}", str(Path(WRAPPER).parent)])
     hosts.put(H, f"/Users/ops/{name}/main.py", SERVICE_PY)
     hosts.put(H, WRAPPER, Path(svcctl.guard.__file__).read_text(), mode="755")
-    plist_path = f"/Users/ops/Library/LaunchAgents/{label}.plist"
+    plist_path = str(plist_path_for(inv.services[name], inv.hosts[H].domain, "/Users/ops"))
     hosts.put(H, plist_path, rendered.data.decode())
     try:
         assert launchctl(hosts, H, "bootstrap", "user/501", plist_path).returncode == 0

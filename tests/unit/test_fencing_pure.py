@@ -132,6 +132,9 @@ def test_judge_places_assigned_host() -> None:
     assert judge_places(NEW, SVC, ok).verdict is Verdict.OK
     f = judge_places(NEW, SVC, quiet("backup", plists=(OURS, AGENTS)))
     assert f.verdict is Verdict.UNFENCED and "gui/501" in f.detail and "deploy" in (f.hint or "")
+    # down or crash-looping says more, first; the plist is still named
+    f = judge_places(NEW, SVC, quiet("backup", verdict=Verdict.CRASHLOOP, plists=(AGENTS,)))
+    assert f.verdict is Verdict.CRASHLOOP and AGENTS in f.detail
     # loaded in another domain, even idle: a duplicate waiting to happen (FACTS 1.4)
     for v in (Verdict.OK, Verdict.DOWN, Verdict.CRASHLOOP):
         f = judge_places(NEW, SVC, quiet("backup", verdict=v, elsewhere=("gui/501/" + LABEL,)))
