@@ -14,6 +14,7 @@ import pytest
 from svcctl.demo.run import prepare
 from svcctl.demo.script import environment, parse_console, run_steps
 from tests.conftest import Hosts
+from tests.deploy.reboot import ensure_headless
 
 pytestmark = pytest.mark.testbed
 RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
@@ -22,7 +23,8 @@ ALL = [*sorted(RUNBOOKS.glob("*.md")), RUNBOOKS.parent / "README.md"]  # README'
 
 def test_every_runbook_has_commands_to_run() -> None:
     assert {p.name for p in ALL} >= {"README.md", "deploy.md", "duplicate-instance.md",
-                                     "new-service.md", "headless-mac.md", "guard.md"}
+                                     "new-service.md", "headless-mac.md", "guard.md",
+                                     "failover.md", "system-daemon.md"}
     for path in ALL:
         assert parse_console(path.read_text()), f"{path.name} has no console commands"
 
@@ -38,12 +40,39 @@ def test_parse_console_reads_commands_exit_notes_and_continuations() -> None:
         ("cat >> f <<'EOF'  # exit 3\nx: 1\n$ not a command\nEOF", 3), ("true", 0)]
 
 
+LABEL = "com.example.shiva"
+SVCCTL_STATE = "Library/Application Support/svcctl"
+# Every place a runbook may leave shiva: its code, its plists (LaunchDaemons, the agents'
+# auto-load directory, svcctl's own), a fence's moved plists, record and --fenced
+# acknowledgements, and a deploy lock left by a runbook that failed half-way.
+_SHIVA_FILES = (
+    "/Users/ops/shiva",
+    f"/Library/LaunchDaemons/{LABEL}.plist*",
+    f"/Users/ops/Library/LaunchAgents/{LABEL}.plist*",
+    f'"/Users/ops/{SVCCTL_STATE}/LaunchAgents/{LABEL}.plist"*',
+    f'"/Users/ops/{SVCCTL_STATE}/fenced/{LABEL}."*',
+    f'"/{SVCCTL_STATE}/fenced/{LABEL}."*',
+    "/tmp/svcctl-deploy/shiva.lock",
+)
+
+
 def _clean_shiva(hosts: Hosts) -> None:
+    """Both hosts up and headless, and no trace of shiva: runbooks must not leak into
+    each other (failover.md reboots hosts and fences; system-daemon.md installs a daemon).
+
+    As root, so the system domain and root-owned files are reachable; through `sh -c`, so
+    a glob that matches nothing stays a harmless literal. A fence disables the label in
+    user/501, and that persists across reboots (FACTS 2.5): enable it again.
+    """
+    ensure_headless(hosts)
+    script = "; ".join([
+        *(f"launchctl bootout {d}/{LABEL}" for d in ("system", "user/501", "gui/501")),
+        f"launchctl enable user/501/{LABEL}",
+        "pkill -9 -f 'shiva/main[.]py'",
+        "rm -rf " + " ".join(_SHIVA_FILES),
+    ])
     for host in ("tesseract", "backup"):
-        for domain in ("user/501", "gui/501"):
-            hosts.ssh(host, ["launchctl", "bootout", f"{domain}/com.example.shiva"], check=False)
-        hosts.ssh(host, "pkill -9 -f 'shiva/main[.]py'; rm -rf /Users/ops/shiva "
-                  "/Users/ops/Library/LaunchAgents/com.example.shiva.plist*", check=False)
+        hosts.ssh(host, ["sh", "-c", script], user="root")  # rc: rm's, else ssh's
 
 
 @pytest.mark.parametrize("runbook", ALL, ids=[p.stem for p in ALL])
