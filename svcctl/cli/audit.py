@@ -15,12 +15,14 @@ if TYPE_CHECKING:
 AUDIT_HELP = """Show, for every service on every host, launchd's instance and every stray.
 
 Verdicts: ok (exactly one instance, launchd's own); down; stray (running, not by
-launchd); duplicate (launchd's instance plus strays, or the label loaded in two
-domains); crashloop; unexpected (running on a host it is not assigned to); blocked
-(launchd's job refused by the guard lock another process holds); unreachable /
-uninspectable (svcctl could not see everything: never reported as clean).
+launchd); duplicate (launchd's instance plus strays, or the label loaded in another
+domain, idle or not); crashloop; unexpected (running on a host it is not assigned to);
+blocked (launchd's job refused by the guard lock another process holds); unreachable /
+uninspectable (svcctl could not see everything: never reported as clean); fenced (not
+assigned here and fenced by svcctl: counts as ok); unfenced (a plist that a reboot or a
+console login would load where the service must not run).
 
-Exit codes: 0 all ok; 1 any finding; 2 bad input.
+Exit codes: 0 all ok (ok or fenced); 1 any finding; 2 bad input.
 
 Example: svcctl audit --host tesseract --service shiva --json
 """

@@ -93,7 +93,7 @@ def plan_deploy(svc: ServiceSpec, spec: HostSpec, path: str, *, loaded: bool,
              f"no stray of {svc.name} on {', '.join(hosts_checked)}{acked}"),
     ]
     if opts.upload:
-        keep = (f"keep the installed one as {qpath}{PREVIOUS_SUFFIX}" if installed
+        keep = (f"keep the installed one as {quote(path + PREVIOUS_SUFFIX)}" if installed
                 else "no previous version (first deploy)")
         if svc.guard:
             keep += "; install the guard wrapper"
