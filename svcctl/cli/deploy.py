@@ -129,6 +129,8 @@ def register(app: typer.Typer) -> None:
         stay_up: float | None = typer.Option(None, "--stay-up", min=0.0,
                                              help="Stay-up window [default: the service's]."),
         fenced: list[str] = common.FencedOption,
+        reason: str = typer.Option("", "--reason",
+                                   help="Why, for the records of fences and of --fenced."),
         inventory: Path | None = common.InventoryOption,
         accept_new_host_key: bool = common.AcceptNewOption,
     ) -> None:
@@ -136,7 +138,7 @@ def register(app: typer.Typer) -> None:
 
         opts = DeployOptions(dry_run=dry_run, break_lock=break_lock, lock_ttl=lock_ttl,
                              lock_wait=lock_wait, parallel=parallel, stay_up=stay_up,
-                             fenced=frozenset(fenced or ()))
+                             fenced=frozenset(fenced or ()), reason=reason)
         run(service, host, opts, as_json, yes, inventory, accept_new_host_key, "deploy")
 
     @app.command(help=RESTART_HELP)

@@ -389,22 +389,24 @@ def fence_phase(inv: Inventory, svc: ServiceSpec, connect: Connect, opts: Deploy
         if f.host not in opts.fenced:
             out.append(HostDeploy(f.host, "refused", int(ExitCode.FINDINGS), [],
                                   error=refusal(svc, [f]), final=f))
+    why = f"; {opts.reason}" if opts.reason else ""
     acks = tuple(FenceRecord(svc.name, svc.label, f.host, operator(), fence.now_iso(),
                              f"the operator stated that {f.host} is powered off or cut off "
-                             f"(--fenced {f.host}); svcctl could not reach it: {f.detail}")
+                             f"(--fenced {f.host}){why}; svcctl could not reach it: "
+                             f"{f.detail}")
                  for f in unreachable if f.host in opts.fenced)
     opts = replace(opts, acknowledgements=acks)
     todo = [f for f in survey if f.verdict is not Verdict.UNREACHABLE and fence.needs_fence(f)]
     for f in todo:
-        why = fence.fence_refusal(svc, f)
-        if why is not None:
+        refused = fence.fence_refusal(svc, f)
+        if refused is not None:
             out.append(HostDeploy(f.host, "refused", int(ExitCode.FINDINGS), [],
-                                  error=f"{svc.name}: refusing to fence {f.host}: {why}",
+                                  error=f"{svc.name}: refusing to fence {f.host}: {refused}",
                                   final=f))
     if out:
         return out, opts, "another host blocks the deploy: nothing changed anywhere"
     reason = (f"{svc.name} is not assigned to this host (inventory: "
-              f"{', '.join(svc.hosts) or 'no host'}): fenced by svcctl deploy")
+              f"{', '.join(svc.hosts) or 'no host'}): fenced by svcctl deploy{why}")
     for f in todo:
         spec = inv.hosts[f.host]
         try:

@@ -36,6 +36,7 @@ class DeployOptions:
     fencing: frozenset[str] = frozenset()
     # the operator's statements, recorded on every host deployed to
     acknowledgements: tuple[FenceRecord, ...] = ()
+    reason: str = ""  # `--reason`: why, for the fence and acknowledgement records
 
 
 @dataclass

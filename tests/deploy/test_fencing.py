@@ -234,10 +234,11 @@ def test_an_unreachable_old_host_blocks_the_move_until_stated_fenced(
         assert svc.pids("backup") == []  # nothing started
         assert svc.svcctl("deploy", svc.name, "--fenced", "nosuchhost").returncode == 2
 
-        rc, doc = svc.json("deploy", svc.name, "--fenced", "tesseract")
+        rc, doc = svc.json("deploy", svc.name, "--fenced", "tesseract", "--reason", "PDU off")
         assert rc == 0, doc
         [ack] = doc["acknowledged"]
         assert ack["host"] == "tesseract" and "powered off or cut off" in ack["reason"]
+        assert "PDU off" in ack["reason"]
         assert len(svc.pids("backup")) == 1
         recorded = json.loads(site.sh(
             "backup", f"cat {quote(svc.fenced_dir)}/{svc.label}.ack-tesseract").stdout)
