@@ -189,8 +189,14 @@ class Testbed:
                 if rec is None:
                     continue
                 # a host found dead has no namespace left to check, and its inode number
-                # may already name another namespace: only check the ones we stop now
-                leftovers = _namespace_members(rec.pidns) if _stop(rec) else set()
+                # may already name another namespace: only check the ones we stop now,
+                # holding the namespace open meanwhile so that its number stays its own
+                held = _hold_namespace(rec)
+                try:
+                    leftovers = _namespace_members(rec.pidns) if _stop(rec) else set()
+                finally:
+                    if held is not None:
+                        os.close(held)
                 if leftovers:  # keep going: the other hosts still get stopped
                     problems.append(f"host {name}: processes survived shutdown: "
                                     f"{sorted(leftovers)}")
@@ -409,6 +415,17 @@ def _stop(rec: HostRecord) -> bool:
         with contextlib.suppress(psutil.Error):
             parent.wait(5)  # unshare exits with its child; reap it if it is ours
     return True
+
+
+def _hold_namespace(rec: HostRecord) -> int | None:
+    """An fd on the host's pid namespace: while open, no new namespace gets its inode
+    number (another testbed booting meanwhile would otherwise look like a survivor)."""
+    if not _alive(rec):
+        return None
+    try:
+        return os.open(f"/proc/{rec.pid}/ns/pid", os.O_RDONLY)
+    except OSError:
+        return None
 
 
 def _zombie(pid: str) -> bool:
