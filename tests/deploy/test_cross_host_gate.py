@@ -105,6 +105,18 @@ def test_start_refuses_while_a_copy_runs_on_another_host(svc: Service) -> None:
     assert svc.pids("backup") == [other]  # and nothing touched on backup
 
 
+def test_restart_refuses_while_a_copy_runs_on_another_host(svc: Service) -> None:
+    rc, out = run(svc, "deploy", svc.name)
+    assert rc == 0, out
+    before = svc.launchd_pid()
+    other = copy_on_backup(svc)
+    rc, out = run(svc, "restart", svc.name, "--yes")
+    assert rc == 1, out
+    assert "refusing to deploy to tesseract, nothing changed" in out and "on backup" in out
+    assert svc.launchd_pid() == before and svc.pids() == [before]  # not even stopped
+    assert svc.pids("backup") == [other]
+
+
 # -- (b) adopt's start and kickstart pass the same gate --------------------------------
 
 @pytest.mark.parametrize("ensure", ["start", "kickstart"])
