@@ -68,11 +68,12 @@ def install_script(inventory: Path, host: str) -> str:
     """One shell script that installs and bootstraps every service on `host`."""
     inv = load_inventory(inventory)
     spec = inv.hosts[host]
-    lines = ["set -e", f"mkdir -p {HOME}/Library/LaunchAgents"]
+    lines = ["set -e"]
     for svc in inv.services.values():
         plist = str(plist_path_for(svc, spec.domain, spec.home))
         data = render_plist(svc, spec.domain, inv.templates_dir).data.decode()
         lines += [
+            f"mkdir -p {shlex.quote(str(Path(plist).parent))}",
             f"mkdir -p {shlex.quote(HOME + '/' + svc.name)}",
             f"cat > {shlex.quote(svc.program[1])} <<'SVCCTL_EOF'\n{SERVICE_PY}SVCCTL_EOF",
             f"cat > {shlex.quote(plist)} <<'SVCCTL_EOF'\n{data}SVCCTL_EOF",
