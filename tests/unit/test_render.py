@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from svcctl.errors import ExitCode, RenderError
+from svcctl.inventory import load_inventory
 from svcctl.model import Domain, JobState, ServiceSpec
 from svcctl.render import (
     AGENT_TEMPLATE,
@@ -38,9 +39,21 @@ def spec(**kw: object) -> ServiceSpec:
     return ServiceSpec(**{**base, **kw})  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("name", [AGENT_TEMPLATE, DAEMON_TEMPLATE])
-def test_user_templates_are_the_packaged_defaults(name: str) -> None:
-    assert (ROOT / "templates" / name).read_bytes() == (PACKAGE_TEMPLATES / name).read_bytes()
+def test_the_repo_templates_dir_is_an_empty_override_dir() -> None:
+    # svcctl's templates live once, in the package; templates/ beside the example inventory
+    # is where a user's overrides go, so it must not shadow them with a copy that drifts
+    assert sorted(p.name for p in PACKAGE_TEMPLATES.glob("*.j2")) == sorted(
+        [AGENT_TEMPLATE, DAEMON_TEMPLATE]
+    )
+    assert sorted(p.name for p in (ROOT / "templates").iterdir()) == ["README.md"]
+    inv = load_inventory(ROOT / "inventory.yaml")
+    assert inv.templates_dir == ROOT / "templates"
+    for svc in inv.services.values():
+        for host in svc.hosts:
+            spec_ = inv.hosts[host]
+            assert render_plist(svc, spec_.domain, inv.templates_dir, home=spec_.home) == (
+                render_plist(svc, spec_.domain, None, home=spec_.home)
+            )
 
 
 def test_agent_plist_for_user_domain() -> None:
@@ -165,6 +178,23 @@ def test_inventory_templates_win_over_package(tmp_path: Path) -> None:
     assert plistlib.loads(render_plist(spec(), USER, d).data)["Custom"] is True
     # the package default still serves the daemon template
     assert render_plist(spec(), SYSTEM, d).template == DAEMON_TEMPLATE
+
+
+def test_templates_beside_an_inventory_override_svcctls_own(tmp_path: Path) -> None:
+    # no templates_dir: key, so templates/ next to the file is looked up first
+    text = agent_template().replace(
+        "</dict>\n</plist>", "\t<key>Custom</key>\n\t<true/>\n</dict>\n</plist>"
+    )
+    write(tmp_path, AGENT_TEMPLATE, text)
+    inventory = (ROOT / "inventory.yaml").read_text()
+    assert "\ntemplates_dir:" not in inventory
+    (tmp_path / "inventory.yaml").write_text(inventory)
+    inv = load_inventory(tmp_path / "inventory.yaml")
+    svc = next(s for s in inv.services.values() if not inv.hosts[s.hosts[0]].domain.is_system)
+    host = inv.hosts[svc.hosts[0]]
+    got = plistlib.loads(render_plist(svc, host.domain, inv.templates_dir, home=host.home).data)
+    assert got["Custom"] is True
+    assert "Custom" not in plistlib.loads(render_plist(svc, host.domain, home=host.home).data)
 
 
 @pytest.mark.parametrize(
