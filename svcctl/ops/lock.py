@@ -6,7 +6,8 @@ with the complete record or fails because another holder's is there, so a reader
 sees a half-written record. An expired record is taken over, and the takeover says so;
 `--break-lock` takes over a live one. Release removes the file only if it still holds
 our record. The record parsing and expiry judgement are pure; the I/O is three tiny
-`sh -c` scripts run through `Host.run` with their values as arguments.
+`sh -c` scripts (svcctl/scripts/lock_*.sh) run through `Host.run` with their values as
+arguments; what their exits mean is `svcctl.scripts.lock.LockOutcome`.
 
 Only takeover and release ever remove a lock file, and both do it holding the
 service's breaker, a directory made with `mkdir` (atomic on every filesystem): so no
@@ -27,130 +28,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from svcctl.errors import HostError, LockHeldError
-from svcctl.host.base import Host, Result
+from svcctl.host.base import Host
+from svcctl.scripts import lock as lock_scripts
+from svcctl.scripts.lock import LockOutcome, LockRun
 
 LOCK_DIR = "/tmp/svcctl-deploy"  # /tmp: one directory for root and every user (FIELD I)
 DEFAULT_TTL = 900.0
 DEFAULT_WAIT = 5.0
 CI_VARS = ("SVCCTL_CI_RUN", "GITHUB_RUN_ID", "CI_PIPELINE_ID", "BUILD_ID", "CIRCLE_WORKFLOW_ID")
 
-# Every script starts with these. The directory is shared by every user (FIELD I) and any
-# of them can plant files in it, so nothing there is followed, chmod'ed or overwritten
-# unless we just created it (issue 10 §2). rc 71: the directory is not one svcctl may
-# trust; rc 72: a path svcctl must read is not a plain file; rc 7: a breaker that is stale
-# and cannot be removed; rc 70: cannot write. Each names the path and its owner on stderr.
-# `ls -ld(n)` reads owner and mode on macOS and Linux alike (FACTS §5.4: no GNU stat).
-_COMMON = r"""
-set -f
-unset CDPATH
-owner_of() { set -- $(ls -ld "$1" 2>/dev/null); echo "${3:-?}"; }
-trusted() {
-  if [ -L "$1" ]; then echo "$1 is a symbolic link (owner $(owner_of "$1"))" >&2; exit 71; fi
-  if [ ! -d "$1" ]; then echo "$1 is not a directory" >&2; exit 71; fi
-  set -- "$1" $(ls -ldn "$1")
-  mode=${2%[+@.]}
-  if [ "$4" != 0 ] && [ "$4" != "$(id -u)" ]; then
-    echo "$1 is owned by uid $4 ($(owner_of "$1")), not root or us" >&2; exit 71
-  fi
-  case "$mode" in ????????w? | ?????w????) case "$mode" in *t|*T) ;;
-    *) echo "$1 is writable by others and not sticky ($mode)" >&2; exit 71;; esac;; esac
-}
-regular() {
-  if [ -L "$1" ] || { [ -e "$1" ] && [ ! -f "$1" ]; }; then
-    echo "$1 is not a plain file (owner $(owner_of "$1")): remove it" >&2; exit 72
-  fi
-}
-# a new file from a mktemp template: O_EXCL and a name nobody saw before it existed
-fresh() {
-  tmp=$(mktemp "$1") || exit 70
-  chmod 644 "$tmp" && printf '%s' "$2" > "$tmp" || { rm -f "$tmp"; exit 70; }
-}
-"""
-# $1 dir, $2 lock file, $3 temp template, $4 record. rc 0: taken; rc 3: held (record on
-# stdout, the file's owner on stderr: a record names anyone, its owner is the writer).
-# The directory must be a real directory owned by root or by us, and sticky if others
-# may write to it; made with `mkdir -m`, never chmod'ed by path.
-# Root takes over a directory a user created first (as svcctl.guard does), so that user
-# can no longer delete others' locks: it changes "." after `cd -P` into it and checking
-# that `pwd -P` is the lock directory's own path, so a symlink swapped in meanwhile
-# leads nowhere (chown and chmod act on the directory we stand in, not on a path).
-_ACQUIRE = _COMMON + r"""
-if [ ! -e "$1" ] && [ ! -L "$1" ]; then mkdir -m 1777 "$1" 2>/dev/null; fi
-if [ "$(id -u)" = 0 ] && [ ! -L "$1" ] && [ -d "$1" ]; then
-  set -- "$@" $(ls -ldn "$1")
-  if [ "$7" != 0 ]; then
-    real=$(cd -P "${1%/*}" && pwd -P)/${1##*/}
-    (cd -P "$1" && [ "$(pwd -P)" = "$real" ] && chown 0 . && chmod 1777 .) 2>/dev/null
-  fi
-fi
-trusted "$1"
-regular "$2"
-fresh "$3" "$4"
-if ln -n "$tmp" "$2" 2>/dev/null; then rm -f "$tmp"; exit 0; fi
-rm -f "$tmp"; regular "$2"; owner_of "$2" >&2; head -c 65536 "$2" 2>/dev/null; exit 3
-"""
-# Takes the breaker directory $2, for up to about 5 s: rc 6 if another process keeps it.
-# A breaker older than a minute was left by a process killed mid-script (SIGKILL skips
-# the trap), so it is removed; one that cannot be (another user's, or not empty) is
-# reported, rc 7, never spun on. `find -mmin` reads its age on macOS and Linux alike.
-_BREAKER = _COMMON + r"""
-trusted "$1"
-breaker=$2
-stuck() {
-  echo "stale breaker $breaker $1 (owner $(owner_of "$breaker")): remove it" >&2; exit 7
-}
-i=0
-until mkdir "$breaker" 2>/dev/null; do
-  i=$((i+1)); [ $i -gt 50 ] && exit 6
-  # a rival's breaker comes and goes between these tests: only a path that stays a
-  # non-directory across them (or a link, which no deployer makes) is one
-  if [ -L "$breaker" ] ||
-     { [ ! -d "$breaker" ] && [ -e "$breaker" ] && [ ! -d "$breaker" ]; }; then
-    stuck "is not a directory"
-  fi
-  if [ -n "$(find "$breaker" -maxdepth 0 -mmin +1 2>/dev/null)" ]; then
-    rmdir "$breaker" 2>/dev/null || [ ! -e "$breaker" ] || stuck "cannot be removed"
-  else
-    sleep 0.1
-  fi
-done
-trap 'rmdir "$breaker" 2>/dev/null' EXIT
-trap 'exit 129' HUP INT TERM PIPE
-shift 2
-"""
-# (after the breaker's shift) $1 lock file, $2 the exact record judged expired (or to
-# break), $3 temp template, $4 our record. rc 0: ours now; rc 4: the file changed
-# meanwhile (its record, if any, on stdout), or a plain acquirer linked theirs first
-_TAKEOVER = _BREAKER + r"""
-regular "$1"
-if [ -e "$1" ]; then
-  cur=$(head -c 65536 "$1" 2>/dev/null)
-  if [ "$cur" != "$2" ]; then printf '%s' "$cur"; exit 4; fi
-  rm -f "$1" || exit 70
-fi
-fresh "$3" "$4"
-if ln -n "$tmp" "$1" 2>/dev/null; then rm -f "$tmp"; exit 0; fi
-rm -f "$tmp"; regular "$1"; head -c 65536 "$1" 2>/dev/null; exit 4
-"""
-# $1 lock file, $2 our record, $3 temp template, $4 our record with a later expiry.
-# rc 0: renewed (rename: readers see the old record or the new, whole); rc 4: not ours
-# any more (the record there, if any, on stdout). Ours, in a sticky directory: nobody
-# else can swap it between the check and the rename.
-_RENEW = _BREAKER + r"""
-regular "$1"
-cur=$(head -c 65536 "$1" 2>/dev/null)
-if [ "$cur" != "$2" ]; then printf '%s' "$cur"; exit 4; fi
-fresh "$3" "$4"
-mv -f "$tmp" "$1" || { rm -f "$tmp"; exit 70; }
-"""
-# $1 lock file, $2 our record. rc 0: released; rc 4: not ours any more; rc 5: gone
-_RELEASE = _BREAKER + r"""
-[ -e "$1" ] || [ -L "$1" ] || exit 5
-regular "$1"
-[ "$(head -c 65536 "$1")" = "$2" ] || exit 4
-rm -f "$1"
-"""
-_REFUSED = {7, 71, 72}  # the script named a path it will not touch, and its owner
+# What the scripts (svcctl/scripts/lock_*.sh) hand to `sh -c` as its program: tests run it
+# directly, as `sh -c _ACQUIRE sh DIR LOCK TEMPLATE RECORD`
+_ACQUIRE = lock_scripts.ACQUIRE.text
 
 
 @dataclass(frozen=True)
@@ -259,23 +148,25 @@ class DeployLock:
         place: a fresh random name per write, never one derived from the published record."""
         return f"{LOCK_DIR}/.{self.service}.XXXXXXXXXX"
 
-    def _run(self, script: str, *args: str) -> Result:
-        r = self.host.run(["sh", "-c", script, "sh", LOCK_DIR, *args])
-        if r.rc in _REFUSED:
-            raise HostError(f"{self.host.name}: refusing the deploy lock: {r.stderr.strip()}",
+    def _checked(self, run: LockRun) -> LockRun:
+        if run.outcome.refused:
+            raise HostError(f"{self.host.name}: refusing the deploy lock: "
+                            f"{run.result.stderr.strip()}",
                             hint="another user may have planted it: check it, then remove "
                             f"it (the directory {LOCK_DIR} is created afresh)")
-        return r
+        return run
 
     def read(self) -> LockRecord | None:
         result = self.host.run(["cat", self.path])
         return parse_lock(result.stdout) if result.ok else None
 
     def _try(self, record: LockRecord) -> tuple[bool, str, str]:
-        r = self._run(_ACQUIRE, self.path, self._template, record.text())
-        if r.rc == 0:
+        run = self._checked(lock_scripts.acquire(self.host, LOCK_DIR, self.path,
+                                                 self._template, record.text()))
+        r = run.result
+        if run.outcome is LockOutcome.DONE:
             return True, "", ""
-        if r.rc == 3:
+        if run.outcome is LockOutcome.HELD:
             return False, r.stdout, r.stderr.strip()
         raise HostError(f"{self.host.name}: cannot create the deploy lock {self.path}: "
                         f"{r.tail()} (exit {r.rc})")
@@ -284,11 +175,13 @@ class DeployLock:
         """Replace the record `text` (judged expired, or to break) with ours, atomically
         with respect to every other takeover and release: False if it changed first."""
         # the script compares with "$(head ...)", which drops trailing newlines: so must we
-        r = self._run(_TAKEOVER, self.breaker, self.path, text.rstrip("\n"), self._template,
-                      record.text())
-        if r.rc == 0:
+        run = self._checked(lock_scripts.take_over(self.host, LOCK_DIR, self.breaker, self.path,
+                                                   text.rstrip("\n"), self._template,
+                                                   record.text()))
+        r = run.result
+        if run.outcome is LockOutcome.DONE:
             return True
-        if r.rc in (4, 6):
+        if run.outcome in (LockOutcome.CHANGED, LockOutcome.BUSY):
             return False
         raise HostError(f"{self.host.name}: cannot take over {self.path}: {r.tail()} "
                         f"(exit {r.rc}); another user's lock may need `sudo rm {self.path}`")
@@ -330,16 +223,19 @@ class DeployLock:
         if self.held is None:
             return
         renewed = replace(self.held, expires=time.time() + self.ttl)
-        r = self._run(_RENEW, self.breaker, self.path, self.held.text(), self._template,
-                      renewed.text())
-        if r.rc == 0:
+        run = self._checked(lock_scripts.renew(self.host, LOCK_DIR, self.breaker, self.path,
+                                               self.held.text(), self._template,
+                                               renewed.text()))
+        r = run.result
+        if run.outcome is LockOutcome.DONE:
             self.held = renewed
             return
-        if r.rc == 6:  # another takeover or release is under way: just check, renew next time
+        if run.outcome is LockOutcome.BUSY:
+            # another takeover or release is under way: just check, renew next time
             r = self.host.run(["cat", self.path])
             if r.ok and r.stdout == self.held.text():
                 return
-        elif r.rc != 4:
+        elif run.outcome is not LockOutcome.CHANGED:
             raise HostError(f"{self.host.name}: cannot renew the deploy lock {self.path}: "
                             f"{r.tail()} (exit {r.rc})")
         other = parse_lock(r.stdout) if r.stdout else None
@@ -353,11 +249,14 @@ class DeployLock:
         if self.held is None:
             return "not held"
         try:
-            r = self._run(_RELEASE, self.breaker, self.path, self.held.text())
+            run = self._checked(lock_scripts.release(self.host, LOCK_DIR, self.breaker,
+                                                     self.path, self.held.text()))
         except HostError as exc:
             return f"not released: {exc.message}"
         finally:
             self.held = None
-        return {0: "released", 4: "no longer ours (taken over after expiry)",
-                5: "already gone", 6: f"not released: {self.breaker} stayed busy"}.get(
-                    r.rc, f"release failed ({r.rc}): {r.tail()}")
+        return {LockOutcome.DONE: "released",
+                LockOutcome.CHANGED: "no longer ours (taken over after expiry)",
+                LockOutcome.GONE: "already gone",
+                LockOutcome.BUSY: f"not released: {self.breaker} stayed busy"}.get(
+                    run.outcome, f"release failed ({run.result.rc}): {run.result.tail()}")
