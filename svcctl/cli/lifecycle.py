@@ -13,6 +13,7 @@ from svcctl.cli import common
 from svcctl.cli.deploy import EXIT_HELP, printer, service_and_hosts
 
 if TYPE_CHECKING:
+    from svcctl.host.base import Host
     from svcctl.ops.steps import Progress
 
 
@@ -35,6 +36,12 @@ def _control(action: str, service: str, host: list[str] | None, as_json: bool,
 
 
 def register(app: typer.Typer) -> None:
+    _register_stop_start(app)
+    _register_status(app)
+    _register_logs(app)
+
+
+def _register_stop_start(app: typer.Typer) -> None:
     @app.command(help=f"Stop SERVICE: bootout, then wait until the label is gone and no "
                  f"matching process remains.\n\n{EXIT_HELP}\n\n"
                  "Example: svcctl stop shiva --host tesseract")
@@ -65,6 +72,8 @@ def register(app: typer.Typer) -> None:
         _control("start", service, host, as_json, stay_up, inventory, accept_new_host_key,
                  fenced)
 
+
+def _register_status(app: typer.Typer) -> None:
     @app.command(help="The audit of one service on every inventory host (exit 0 ok, "
                  "1 findings).\n\nExample: svcctl status shiva --json")
     def status(
@@ -86,6 +95,8 @@ def register(app: typer.Typer) -> None:
                    else output.audit_text(report))
         raise typer.Exit(0 if report.ok else 1)
 
+
+def _register_logs(app: typer.Typer) -> None:
     @app.command(help="Tail SERVICE's StandardOutPath/StandardErrorPath over SSH "
                  "(-f to follow).\n\nExample: svcctl logs shiva --host tesseract -f")
     def logs(
@@ -96,31 +107,44 @@ def register(app: typer.Typer) -> None:
         inventory: Path | None = common.InventoryOption,
         accept_new_host_key: bool = common.AcceptNewOption,
     ) -> None:
-        from svcctl.errors import BadInputError
-        from svcctl.ops.control import log_paths, read_from, size_of, tail_argv
+        _logs(service, host, follow, lines, inventory, accept_new_host_key)
 
-        inv = common.load(inventory)
-        svc, names = service_and_hosts(inv, service, host)
-        paths = log_paths(svc)
-        if not paths:
-            raise BadInputError(f"{service} has no stdout_path/stderr_path in the inventory")
-        if follow and len(names) != 1:
-            raise BadInputError("--follow needs exactly one --host")
-        make = common.connector(inv, accept_new_host_key)
-        for name in names:
-            with make(inv.hosts[name]) as h:
-                offsets = {}
-                for p in paths:
-                    typer.echo(f"==> {name}:{p} <==")
-                    typer.echo(h.run(tail_argv(p, lines)).stdout, nl=False)
-                    offsets[p] = size_of(h, p)
-                try:
-                    while follow:
-                        time.sleep(1.0)
-                        for p in paths:
-                            data = read_from(h, p, offsets[p])
-                            offsets[p] += len(data)
-                            sys.stdout.write(data.decode(errors="replace"))
-                            sys.stdout.flush()
-                except KeyboardInterrupt:
-                    raise typer.Exit(0) from None
+
+def _logs(service: str, host: list[str] | None, follow: bool, lines: int,
+          inventory: Path | None, accept_new_host_key: bool) -> None:
+    from svcctl.errors import BadInputError
+    from svcctl.ops.control import log_paths, size_of, tail_argv
+
+    inv = common.load(inventory)
+    svc, names = service_and_hosts(inv, service, host)
+    paths = log_paths(svc)
+    if not paths:
+        raise BadInputError(f"{service} has no stdout_path/stderr_path in the inventory")
+    if follow and len(names) != 1:
+        raise BadInputError("--follow needs exactly one --host")
+    make = common.connector(inv, accept_new_host_key)
+    for name in names:
+        with make(inv.hosts[name]) as h:
+            offsets: dict[str, int] = {}
+            for p in paths:
+                typer.echo(f"==> {name}:{p} <==")
+                typer.echo(h.run(tail_argv(p, lines)).stdout, nl=False)
+                offsets[p] = size_of(h, p)
+            if follow:
+                _follow(h, offsets)
+
+
+def _follow(h: Host, offsets: dict[str, int]) -> None:
+    """Print what each log gains, once a second, until ^C (exit 0)."""
+    from svcctl.ops.control import read_from
+
+    try:
+        while True:
+            time.sleep(1.0)
+            for p, offset in offsets.items():
+                data = read_from(h, p, offset)
+                offsets[p] = offset + len(data)
+                sys.stdout.write(data.decode(errors="replace"))
+                sys.stdout.flush()
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None

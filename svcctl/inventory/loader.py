@@ -199,11 +199,7 @@ def _service(
     hosts: Mapping[str, HostSpec],
     file: str,
 ) -> ServiceSpec:
-    own = _read_fields(node, where, tuple(SERVICE_READERS))
-    f: dict[str, tuple[Any, Node]] = {**defaults, **own}
-    for key in _MERGED:
-        if key in defaults and key in own:
-            f[key] = ({**defaults[key][0], **own[key][0]}, own[key][1])
+    f = _with_defaults(_read_fields(node, where, tuple(SERVICE_READERS)), defaults)
     for key in ("label", "program", "hosts"):
         if key not in f:
             raise where.error(anchor, f"missing `{key}`")
@@ -211,27 +207,13 @@ def _service(
     def get(key: str, default: Any = None) -> Any:
         return f[key][0] if key in f else default
 
-    label: str = get("label")
-    if not LABEL_RE.fullmatch(label):
-        raise where.at("label").error(
-            f["label"][1],
-            f"{label!r} has characters launchd labels should not (use letters, digits, . _ -)",
-        )
-    program = _argv(f, where, "program")
-    runs = _argv(f, where, "runs") if "runs" in f else None
-    host_names: list[str] = []
-    for i, (h, hnode) in enumerate(get("hosts")):
-        if h not in hosts:
-            near = difflib.get_close_matches(h, list(hosts), n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise where.at("hosts").at(i).error(hnode, f"unknown host {h!r}{hint}")
-        host_names.append(h)
     return ServiceSpec(
         name=name,
-        label=label,
-        hosts=tuple(host_names),
-        program=program,
-        runs=runs,
+        # validated in this order: of several mistakes, the first here is the one reported
+        label=_label(f["label"], where.at("label")),
+        program=_argv(f, where, "program"),
+        runs=_argv(f, where, "runs") if "runs" in f else None,
+        hosts=_known_hosts(get("hosts"), hosts, where.at("hosts")),
         match=_pattern(f["match"], where.at("match")) if "match" in f else None,
         working_directory=get("working_directory"),
         environment=get("environment", {}),
@@ -249,6 +231,37 @@ def _service(
         plist_extra=get("plist", {}),
         source=f"{file}:{anchor.start_mark.line + 1}",
     )
+
+
+def _with_defaults(
+    own: dict[str, tuple[Any, Node]], defaults: dict[str, tuple[Any, Node]]
+) -> dict[str, tuple[Any, Node]]:
+    """A service's own fields over the defaults; `environment` and `plist` are merged."""
+    f = {**defaults, **own}
+    for key in _MERGED:
+        if key in defaults and key in own:
+            f[key] = ({**defaults[key][0], **own[key][0]}, own[key][1])
+    return f
+
+
+def _label(value: tuple[Any, Node], where: Where) -> str:
+    label, node = value
+    if not LABEL_RE.fullmatch(label):
+        raise where.error(
+            node, f"{label!r} has characters launchd labels should not (use letters, digits, . _ -)"
+        )
+    return str(label)
+
+
+def _known_hosts(
+    names: list[tuple[str, Node]], hosts: Mapping[str, HostSpec], where: Where
+) -> tuple[str, ...]:
+    for i, (h, hnode) in enumerate(names):
+        if h not in hosts:
+            near = difflib.get_close_matches(h, list(hosts), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise where.at(i).error(hnode, f"unknown host {h!r}{hint}")
+    return tuple(h for h, _ in names)
 
 
 def _argv(f: Mapping[str, tuple[Any, Node]], where: Where, key: str) -> tuple[str, ...]:

@@ -103,6 +103,9 @@ def _describe(instances: Sequence[Instance]) -> str:
     )
 
 
+Judgement = tuple[Verdict, str]  # a verdict and its detail line
+
+
 def classify_service(
     service: ServiceSpec,
     host: str,
@@ -128,61 +131,84 @@ def classify_service(
     instances, hidden = find_instances(
         procs, matcher_for(service, real_paths), owners, expected_target, ignore_pids
     )
+    if assigned:
+        verdict, detail = _seen(instances, hidden, job) or _unseen(
+            hidden, job, foreign, expected_target
+        )
+    else:
+        verdict, detail = _unassigned(instances, hidden, job, foreign, host, expected_target)
+    return Finding(service.name, host, verdict, tuple(instances), job, tuple(hidden), detail)
+
+
+def _unassigned(
+    instances: Sequence[Instance], hidden: Sequence[ProcInfo], job: JobState | None,
+    foreign: Mapping[str, JobState], host: str, expected_target: str,
+) -> Judgement:
+    """A host the service is not assigned to: anything of it there is unexpected."""
+    if instances or job is not None or foreign:
+        loaded = ", ".join(t for t in [expected_target if job else "", *foreign] if t)
+        what = f"loaded in {loaded}" if loaded else "not loaded"
+        return (
+            Verdict.UNEXPECTED,
+            f"not assigned to {host} but {what}; " + (_describe(instances) or "no process"),
+        )
+    if hidden:
+        return Verdict.UNINSPECTABLE, f"{len(hidden)} process(es) hide their args"
+    return Verdict.OK, "not assigned here, and not running"
+
+
+def _seen(
+    instances: Sequence[Instance], hidden: Sequence[ProcInfo], job: JobState | None
+) -> Judgement | None:
+    """An assigned host's verdict from the instances ps shows; None when it shows none."""
     managed = [i for i in instances if i.managed]
     strays = [i for i in instances if not i.managed]
-
-    def finding(verdict: Verdict, detail: str) -> Finding:
-        return Finding(service.name, host, verdict, tuple(instances), job, tuple(hidden), detail)
-
-    if not assigned:
-        if instances or job is not None or foreign:
-            loaded = ", ".join(t for t in [expected_target if job else "", *foreign] if t)
-            what = f"loaded in {loaded}" if loaded else "not loaded"
-            return finding(
-                Verdict.UNEXPECTED,
-                f"not assigned to {host} but {what}; " + (_describe(instances) or "no process"),
-            )
-        if hidden:
-            return finding(Verdict.UNINSPECTABLE, f"{len(hidden)} process(es) hide their args")
-        return finding(Verdict.OK, "not assigned here, and not running")
     if job is not None and job.pid is None and job.last_exit_code == 75:
-        return finding(
+        return (
             Verdict.BLOCKED,
             "launchd's job exits 75 (EX_TEMPFAIL): another "
             "instance holds the lock. " + _describe(strays),
         )
     if managed and strays:
-        return finding(Verdict.DUPLICATE, _describe(instances))
+        return Verdict.DUPLICATE, _describe(instances)
     if strays:
-        return finding(Verdict.STRAY, _describe(strays))
+        return Verdict.STRAY, _describe(strays)
     if managed and job is not None and not is_known_running(job):
-        return finding(
+        return (
             Verdict.DOWN,
             f"launchd's pid {job.pid} is in state {job.state!r}, not known to be running; "
             + _describe(managed),
         )
     if managed:
         if hidden:
-            return finding(
+            return (
                 Verdict.UNINSPECTABLE,
                 f"launchd's instance runs, but "
                 f"{len(hidden)} candidate process(es) hide their arguments",
             )
-        return finding(Verdict.OK, _describe(managed))
+        return Verdict.OK, _describe(managed)
+    return None
+
+
+def _unseen(
+    hidden: Sequence[ProcInfo], job: JobState | None, foreign: Mapping[str, JobState],
+    expected_target: str,
+) -> Judgement:
+    """An assigned host where ps shows no instance of the service."""
     if job is not None and is_crashlooping(job):
-        return finding(
+        return (
             Verdict.CRASHLOOP,
             f"state {job.state or '?'}, runs {job.runs}, last exit {job.last_exit_raw}",
         )
     if hidden:  # nothing visible runs, but any of these may be a copy (FIELD K)
-        return finding(
+        return (
             Verdict.UNINSPECTABLE,
             f"no instance visible, but {len(hidden)} candidate process(es) hide their "
             "arguments: " + ", ".join(f"pid {h.pid} {h.command}" for h in hidden),
         )
     if job is None:
         elsewhere = f"; loaded in {', '.join(foreign)} instead" if foreign else ""
-        return finding(Verdict.DOWN, f"not loaded in {expected_target}{elsewhere}")
+        return Verdict.DOWN, f"not loaded in {expected_target}{elsewhere}"
     if job.pid is not None:
-        return finding(Verdict.DOWN, f"launchd reports pid {job.pid}, which ps does not show")
-    return finding(Verdict.DOWN, f"loaded but not running (state {job.state or '?'})")
+        return Verdict.DOWN, f"launchd reports pid {job.pid}, which ps does not show"
+    return Verdict.DOWN, f"loaded but not running (state {job.state or '?'})"
