@@ -35,7 +35,7 @@ from pathlib import Path
 
 from svcctl.inventory import load_inventory
 from svcctl.render import plist_path_for, render_plist
-from svcctl.testbed.control import Testbed
+from svcctl_testbed.control import Testbed
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = "/Users/ops"

@@ -90,9 +90,3 @@ class LockHeldError(SvcctlError):
     """Another deploy holds the per-host lock: exit 4."""
 
     exit_code = ExitCode.LOCKED
-
-
-class TestbedError(SvcctlError):
-    """The simulated macOS hosts could not be started, stopped or inspected."""
-
-    exit_code = ExitCode.FAILED

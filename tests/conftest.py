@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from svcctl.host.quote import join, quote
-from svcctl.testbed.control import Testbed
+from svcctl_testbed.control import Testbed
 
 
 def _have_testbed_privileges() -> bool:

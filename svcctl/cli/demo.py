@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from svcctl.cli.testbed import testbed_extra
+
 
 def register(app: typer.Typer) -> None:
     @app.command()
@@ -19,13 +21,15 @@ def register(app: typer.Typer) -> None:
         Brings up two simulated Macs, deploys the example bot `shiva`, starts a copy by
         hand over SSH (the incident), then shows audit catching it, deploy refusing,
         adopt removing the stray, deploy succeeding and a clean audit. Each step is the
-        exact command you would type, with its output. Needs root (namespaces).
+        exact command you would type, with its output. Needs root (namespaces) and
+        the testbed extra (pip install 'svcctl[testbed]').
         Exit 0 when every step behaved as narrated, 1 otherwise.
 
         Example: svcctl demo --keep
         """
-        from svcctl.demo.run import run_demo
-        from svcctl.testbed.layout import default_dir
+        with testbed_extra("svcctl demo"):
+            from svcctl_testbed.demo.run import run_demo
+            from svcctl_testbed.layout import default_dir
 
         workdir = directory or default_dir().parent / "demo"
         ok = run_demo(workdir.resolve(), keep, typer.echo)

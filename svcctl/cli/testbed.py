@@ -1,19 +1,48 @@
-"""`svcctl testbed`: simulated macOS hosts for tests, demos and trying svcctl out."""
+"""`svcctl testbed`: simulated macOS hosts for tests, demos and trying svcctl out.
+
+The hosts live in `svcctl_testbed`, a package apart from the product, whose extra
+dependencies come with `pip install 'svcctl[testbed]'`. This module and cli/demo.py are
+the only places svcctl imports it (.importlinter), lazily and through `testbed_extra`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
+from svcctl.errors import BadInputError
+
 if TYPE_CHECKING:
-    from svcctl.testbed.control import Testbed
+    from svcctl_testbed.control import Testbed
+
+INSTALL_EXTRA = "pip install 'svcctl[testbed]'"
+# the package itself and what the extra adds to svcctl's own dependencies (pyproject.toml)
+_EXTRA_MODULES = frozenset({"svcctl_testbed", "psutil"})
+
+
+@contextlib.contextmanager
+def testbed_extra(command: str) -> Iterator[None]:
+    """Around the imports of `svcctl_testbed`: if it or its extra is missing, say what to
+    install in one line (exit 2) instead of a traceback."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").partition(".")[0]
+        if missing not in _EXTRA_MODULES:
+            raise
+        raise BadInputError(
+            f"{command} needs the simulated hosts: {INSTALL_EXTRA} (cannot import {missing})"
+        ) from None
 
 app = typer.Typer(
     help=(
         "Simulated macOS hosts: a launchd emulator as PID 1 in its own namespaces, sshd, "
-        "a `launchctl` command and a uid-501 user `ops`. Needs root (Linux namespaces).\n\n"
+        "a `launchctl` command and a uid-501 user `ops`. Needs root (Linux namespaces) "
+        f"and the testbed extra ({INSTALL_EXTRA}).\n\n"
         "Example: svcctl testbed up tesseract backup && "
         "ssh -F ~/.cache/svcctl/testbed/ssh_config tesseract launchctl print user/501"
     ),
@@ -26,8 +55,9 @@ DirOption = typer.Option(
 
 
 def _testbed(directory: Path | None) -> Testbed:
-    from svcctl.testbed.control import Testbed
-    from svcctl.testbed.layout import default_dir
+    with testbed_extra("svcctl testbed"):
+        from svcctl_testbed.control import Testbed
+        from svcctl_testbed.layout import default_dir
 
     return Testbed(directory or default_dir())
 
@@ -44,7 +74,8 @@ def up(
 
     Example: svcctl testbed up tesseract backup --dir .testbed
     """
-    from svcctl.testbed.layout import DEFAULT_HOST
+    with testbed_extra("svcctl testbed"):
+        from svcctl_testbed.layout import DEFAULT_HOST
 
     tb = _testbed(directory)
     for rec, started in tb.up(names or [DEFAULT_HOST], console=console):

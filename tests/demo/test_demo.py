@@ -28,7 +28,7 @@ def test_demo_runs_end_to_end_and_cleans_up(tmp_path: Path) -> None:
 
 
 def test_demo_fails_loudly_when_a_step_misbehaves(tmp_path: Path) -> None:
-    from svcctl.demo.script import Step, environment, run_steps
+    from svcctl_testbed.demo.script import Step, environment, run_steps
 
     lines: list[str] = []
     outcomes = run_steps([Step("echo hi", 0, ("hi",)), Step("false", 0), Step("echo never")],

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from svcctl.testbed.control import Testbed
+from svcctl_testbed.control import Testbed
 from tests.testbed.jobs import SERVICE_PY
 
 pytestmark = pytest.mark.testbed

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-PACKAGE = Path(__file__).resolve().parents[2] / "svcctl" / "testbed" / "emulator"
+PACKAGE = Path(__file__).resolve().parents[2] / "svcctl_testbed" / "emulator"
 PYTHON = "/usr/bin/python3"
 OPS_UID = 501
 OPS_GID = 20

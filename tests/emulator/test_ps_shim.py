@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from launchd_harness import OPS_GID, OPS_UID, PACKAGE, PYTHON, Emulator, wait_until
 
-from svcctl.testbed.emulator import ps
-from svcctl.testbed.emulator.proctable import Proc, proc_root, visible_rows
+from svcctl_testbed.emulator import ps
+from svcctl_testbed.emulator.proctable import Proc, proc_root, visible_rows
 
 
 @pytest.fixture(autouse=True)

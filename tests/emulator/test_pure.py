@@ -6,11 +6,11 @@ import signal
 
 import pytest
 
-from svcctl.testbed.emulator.codes import LaunchctlError
-from svcctl.testbed.emulator.jobs import decode_status, throttle_delay, wants_respawn
-from svcctl.testbed.emulator.plists import JobSpec, KeepAlive
-from svcctl.testbed.emulator.targets import parse_target
-from svcctl.testbed.emulator.verbs import parse_signal
+from svcctl_testbed.emulator.codes import LaunchctlError
+from svcctl_testbed.emulator.jobs import decode_status, throttle_delay, wants_respawn
+from svcctl_testbed.emulator.plists import JobSpec, KeepAlive
+from svcctl_testbed.emulator.targets import parse_target
+from svcctl_testbed.emulator.verbs import parse_signal
 
 
 def test_parse_target() -> None:

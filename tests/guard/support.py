@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from svcctl.testbed.userland import find_mac_python
+from svcctl_testbed.userland import find_mac_python
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from svcctl.demo.run import prepare
-from svcctl.demo.script import environment, parse_console, run_steps
+from svcctl_testbed.demo.run import prepare
+from svcctl_testbed.demo.script import environment, parse_console, run_steps
 from tests.conftest import Hosts
 from tests.deploy.reboot import ensure_headless
 
@@ -94,5 +94,5 @@ def test_runbook_commands_behave_as_written(runbook: Path, hosts: Hosts, tmp_pat
 
 def test_the_demo_ships_the_example_inventory() -> None:
     top = RUNBOOKS.parent / "inventory.yaml"
-    packaged = RUNBOOKS.parent / "svcctl" / "demo" / "inventory.yaml"
+    packaged = RUNBOOKS.parent / "svcctl_testbed" / "demo" / "inventory.yaml"
     assert packaged.read_text() == top.read_text()

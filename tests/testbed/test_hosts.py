@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from svcctl.host.quote import quote
-from svcctl.testbed.control import Testbed
+from svcctl_testbed.control import Testbed
 from tests.conftest import Hosts
 from tests.testbed.jobs import detached
 

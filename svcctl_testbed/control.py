@@ -25,9 +25,9 @@ from typing import Any
 
 import psutil
 
-from svcctl.errors import PrivilegeError, TestbedError
-from svcctl.testbed import provision as prov
-from svcctl.testbed.layout import (
+from svcctl_testbed import provision as prov
+from svcctl_testbed.errors import TestbedError, TestbedUsageError
+from svcctl_testbed.layout import (
     OPS_UID,
     OPS_USER,
     SSH_PORT,
@@ -35,7 +35,7 @@ from svcctl.testbed.layout import (
     Layout,
     check_name,
 )
-from svcctl.testbed.userland import emulator_python, find_mac_python
+from svcctl_testbed.userland import emulator_python, find_mac_python
 
 BOOT_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0  # jobs get ExitTimeOut (5 s by default) to exit, then SIGKILL
@@ -289,7 +289,7 @@ class Testbed:
 
 def _check_prerequisites() -> None:
     if os.geteuid() != 0:
-        raise PrivilegeError(
+        raise TestbedUsageError(
             "svcctl testbed up needs root: it creates PID and mount namespaces "
             "(run it with sudo)"
         )

@@ -6,8 +6,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from svcctl.demo.script import Outcome, Step, environment, run_steps
-from svcctl.testbed.control import Testbed
+from svcctl_testbed.control import Testbed
+from svcctl_testbed.demo.script import Outcome, Step, environment, run_steps
 
 HERE = Path(__file__).resolve().parent
 SSH = "ssh -F .testbed/ssh_config"

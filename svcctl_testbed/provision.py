@@ -14,8 +14,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from svcctl.errors import TestbedError
-from svcctl.testbed.layout import (
+from svcctl_testbed.errors import TestbedError
+from svcctl_testbed.layout import (
     OPS_GID,
     OPS_HOME,
     OPS_UID,
@@ -25,7 +25,7 @@ from svcctl.testbed.layout import (
     SSHD_LABEL,
     HostDir,
 )
-from svcctl.testbed.userland import build_userland, emulator_python, find_mac_python
+from svcctl_testbed.userland import build_userland, emulator_python, find_mac_python
 
 EMULATOR_SRC = Path(__file__).resolve().parent / "emulator"
 SSHD = "/usr/sbin/sshd"

@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from svcctl.errors import TestbedError
+from svcctl_testbed.errors import TestbedError
 
 EMULATOR_SRC = Path(__file__).resolve().parent / "emulator"
 CLT_PREFIX = "/Library/Developer/CommandLineTools/usr"  # where a Mac keeps the CLT's python3

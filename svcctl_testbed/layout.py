@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from svcctl.errors import BadInputError
+from svcctl_testbed.errors import TestbedUsageError
 
 # Inside a host (DESIGN.md): the emulator's root and the login user, as on a Mac.
 RUN_ROOT = "/run/testbed"
@@ -33,7 +33,7 @@ def default_dir() -> Path:
 
 def check_name(name: str) -> str:
     if not _NAME.match(name):
-        raise BadInputError(
+        raise TestbedUsageError(
             f"invalid testbed host name {name!r}: use lower-case letters, digits and '-', "
             "starting with a letter (at most 31 characters)"
         )
@@ -93,7 +93,7 @@ class HostDir:
         for prefix, real in mapping.items():
             if absolute == prefix or absolute.startswith(prefix + "/"):
                 return real / absolute[len(prefix) :].lstrip("/")
-        raise BadInputError(f"{absolute} is not private to a testbed host")
+        raise TestbedUsageError(f"{absolute} is not private to a testbed host")
 
 
 @dataclass(frozen=True)
