@@ -26,6 +26,7 @@ from typing import Any
 import psutil
 
 from svcctl_testbed import provision as prov
+from svcctl_testbed.admin import admin_request
 from svcctl_testbed.errors import TestbedError, TestbedUsageError
 from svcctl_testbed.layout import (
     OPS_UID,
@@ -218,25 +219,7 @@ class Testbed:
     # -- runtime controls ----------------------------------------------------------
     def admin(self, name: str, request: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
         """Send an admin request to a host's emulator (root only, DESIGN.md)."""
-        path = self.layout.host(name).socket
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            try:
-                sock.connect(str(path))
-                sock.sendall(json.dumps(request).encode() + b"\n")
-                data = b""
-                while not data.endswith(b"\n"):
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-            except OSError as exc:
-                raise TestbedError(f"host {name}: emulator not answering: {exc}") from exc
-        try:
-            reply: dict[str, Any] = json.loads(data)
-        except ValueError as exc:
-            raise TestbedError(f"host {name}: bad admin reply {data[:200]!r}") from exc
-        return reply
+        return admin_request(self.layout.host(name).socket, request, timeout, f"host {name}")
 
     def set_console(self, name: str, on: bool) -> None:
         """Log uid 501 in at the console (gui/501 appears) or out (it is torn down)."""

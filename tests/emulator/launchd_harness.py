@@ -15,7 +15,6 @@ import plistlib
 import pty
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,6 +22,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+from svcctl_testbed.admin import admin_request
 
 PACKAGE = Path(__file__).resolve().parents[2] / "svcctl_testbed" / "emulator"
 PYTHON = "/usr/bin/python3"
@@ -182,18 +183,7 @@ class Emulator:
                              uid=uid, cwd=cwd or self.work, tty=tty)
 
     def admin(self, message: dict[str, Any]) -> dict[str, Any]:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(10)
-            sock.connect(str(self.socket_path))
-            sock.sendall(json.dumps(message).encode() + b"\n")
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        reply: dict[str, Any] = json.loads(data)
-        return reply
+        return admin_request(self.socket_path, message)
 
     # ---- processes in the namespace ----------------------------------------
     def ns_pids(self) -> dict[int, int]:
