@@ -29,8 +29,8 @@ from tests.testbed.jobs import (
     job_pid,
     launchctl,
     print_field,
-    wait_for,
 )
+from tests.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = "/Users/ops"
@@ -135,7 +135,7 @@ class Kit:
         assert r.returncode == 0, r.stderr
         if not wait_running:
             return None
-        pid: int = wait_for(lambda: job_pid(self.hosts, host, f"{domain}/{svc.label}"))
+        pid: int = wait_until(lambda: job_pid(self.hosts, host, f"{domain}/{svc.label}"))
         return pid
 
     def deploy(self, inventory: Path, svc: Svc, host: str = "tesseract") -> int:
@@ -151,7 +151,7 @@ class Kit:
         out = self.sh(host, detached(command))
         pid = int(out.split()[-1])
         self.on_teardown(host, f"kill -9 {pid}")
-        wait_for(lambda: self.ppid(host, pid) == 1)
+        wait_until(lambda: self.ppid(host, pid) == 1)
         return pid
 
     def ppid(self, host: str, pid: int) -> int | None:

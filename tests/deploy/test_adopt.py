@@ -17,7 +17,8 @@ from svcctl.host.ssh import SSHHost, SSHTarget
 from svcctl.ops.kill import Kill, signal_checked
 from svcctl.procs import parse_ps, ps_argv
 from tests.deploy.site import Sampler, Service, Site, wait_line
-from tests.testbed.jobs import detached, wait_for
+from tests.testbed.jobs import detached
+from tests.wait import wait_until
 
 pytestmark = pytest.mark.testbed
 
@@ -98,8 +99,8 @@ def test_adopt_kills_a_stray_that_ignores_sigterm_after_the_grace(service: Servi
         f"/usr/bin/python3 {service.script} v0 ignore-term")).stdout)
     # running is not enough: adopt must meet it after it has set SIGTERM to ignored
     # (a Mac's ps has no sigignore keyword: the service leaves a marker once it is set)
-    wait_for(lambda: service.site.sh(service.site.main, f"test -e /tmp/ignoring-term.{stray}",
-                                     check=False).returncode == 0)
+    wait_until(lambda: service.site.sh(service.site.main, f"test -e /tmp/ignoring-term.{stray}",
+                                       check=False).returncode == 0)
     rc, out = run(service, "adopt", service.name, "--yes", "--grace", "1")
     assert rc == 0, out
     assert f"pid {stray} ignored SIGTERM for 1 s: SIGKILL sent" in out, out

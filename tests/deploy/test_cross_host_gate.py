@@ -24,7 +24,7 @@ from svcctl.ops.adopt import plan_adopt
 from tests.conftest import Hosts
 from tests.deploy.conftest import _make
 from tests.deploy.site import Service, Site
-from tests.testbed.jobs import wait_for
+from tests.wait import wait_until
 
 pytestmark = pytest.mark.testbed
 
@@ -60,7 +60,7 @@ def copy_on_backup(svc: Service) -> int:
     site = svc.site
     assert site.other is not None
     svc.bootstrap_by_hand(site.other)
-    pid = wait_for(lambda: svc.launchd_pid(site.other))
+    pid = wait_until(lambda: svc.launchd_pid(site.other))
     assert svc.pids(site.other) == [pid]
     return int(pid)
 
@@ -131,7 +131,7 @@ def test_adopt_does_not_start_while_a_copy_runs_on_another_host(svc: Service,
         assert rc == 0, out
         pid = svc.launchd_pid()
         svc.site.sh(svc.site.main, f"kill {pid}")
-        wait_for(lambda: svc.pids() == [] and svc.launchd_pid() is None)
+        wait_until(lambda: svc.pids() == [] and svc.launchd_pid() is None)
         assert svc.loaded()
     stray = svc.start_stray()  # adopt still removes it: removing is always safe
     other = copy_on_backup(svc)

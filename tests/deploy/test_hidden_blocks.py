@@ -13,7 +13,7 @@ import plistlib
 import pytest
 
 from tests.deploy.site import Service, Site
-from tests.testbed.jobs import wait_for
+from tests.wait import wait_until
 
 pytestmark = pytest.mark.testbed
 
@@ -34,7 +34,7 @@ def crash_loop(service: Service) -> None:
                                    "System"]}).decode()
     site.put(site.main, service.plist, plist)
     site.sh(site.main, f"launchctl bootstrap user/{site.uid} {service.qplist}")
-    wait_for(lambda: "state = spawn scheduled" in site.sh(
+    wait_until(lambda: "state = spawn scheduled" in site.sh(
         site.main, f"launchctl print {service.target}").stdout)
 
 

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from tests.deploy.site import ROOT, Service, wait_line
-from tests.testbed.jobs import wait_for
+from tests.wait import wait_until
 
 pytestmark = pytest.mark.testbed
 
@@ -123,7 +123,7 @@ def test_adopt_without_a_terminal_and_without_yes_changes_nothing(service: Servi
 def test_logs_follow_prints_new_lines_and_stops_on_ctrl_c(service: Service) -> None:
     assert service.svcctl("deploy", service.name, "--yes").returncode == 0
     log = f"{service.site.home}/{service.name}.log"
-    wait_for(lambda: "started v1" in service.site.sh(service.site.main, f"cat {log}").stdout)
+    wait_until(lambda: "started v1" in service.site.sh(service.site.main, f"cat {log}").stdout)
     proc = service.spawn("logs", service.name, "-f", "-n", "5")
     try:
         wait_line(proc, "started v1")

@@ -16,7 +16,8 @@ from svcctl.host.ssh import SSHHost, SSHTarget
 from svcctl.ops.kill import Kill, signal_checked
 from svcctl.procs import parse_ps, ps_argv
 from tests.deploy.site import Service, Site
-from tests.testbed.jobs import detached, wait_for
+from tests.testbed.jobs import detached
+from tests.wait import wait_until
 
 pytestmark = pytest.mark.testbed
 
@@ -57,7 +58,7 @@ def alive(svc: Service, pid: int) -> bool:
 
 def child_of(svc: Service, pid: int) -> int:
     path = f"/tmp/mp-child.{pid}"
-    wait_for(lambda: svc.site.sh(svc.site.main, f"test -s {path}", check=False).returncode == 0)
+    wait_until(lambda: svc.site.sh(svc.site.main, f"test -s {path}", check=False).returncode == 0)
     return int(svc.site.sh(svc.site.main, f"cat {path}").stdout)
 
 
@@ -133,7 +134,7 @@ def test_launchds_pid_for_the_label_in_another_domain_is_never_signalled(
     try:
         testbed.sh(testbed.main, f"cat > {daemon} && launchctl bootstrap system {daemon}",
                    user="root", stdin=plist.decode())
-        system_pid = wait_for(lambda: _print_pid(testbed, f"system/{service.label}"))
+        system_pid = wait_until(lambda: _print_pid(testbed, f"system/{service.label}"))
         everywhere = tuple(d.service_target(service.label)
                            for d in probe_domains(Domain(DomainKind.USER, testbed.uid)))
         assert f"system/{service.label}" in everywhere
@@ -181,8 +182,8 @@ def test_a_child_forked_while_stopping_goes_with_the_stray(service: Service) -> 
     try:
         stray = int(service.site.sh(service.site.main, detached(
             f"/usr/bin/python3 {forker} {marker}")).stdout)
-        wait_for(lambda: service.site.sh(service.site.main, f"test -e /tmp/ignoring-term.{stray}",
-                                         check=False).returncode == 0)
+        wait_until(lambda: service.site.sh(service.site.main, f"test -e /tmp/ignoring-term.{stray}",
+                                           check=False).returncode == 0)
         rc, out = run(service, "adopt", service.name, "--yes", "--grace", "1")
         assert rc == 0 and "joined a stray's group" in out, out
         left = service.site.sh(service.site.main, f"pgrep -x -f 'sleep {marker}'", check=False)

@@ -3,7 +3,7 @@
 No mount setup: the emulator gets `--root`, `--passwd`, `--group` and `--library`
 pointing into a private temp tree, and the `launchctl` client finds it through
 `SVCCTL_LAUNCHD_SOCKET`. Reusable helpers: `Emulator.launchctl`, `write_plist`,
-`wait_until`, `Emulator.spawn_stray`, `Emulator.host_pid`.
+`Emulator.spawn_stray`, `Emulator.host_pid` (waiting: `tests.wait.wait_until`).
 """
 
 from __future__ import annotations
@@ -17,20 +17,18 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from svcctl_testbed.admin import admin_request
+from tests.wait import wait_until
 
 PACKAGE = Path(__file__).resolve().parents[2] / "svcctl_testbed" / "emulator"
 PYTHON = "/usr/bin/python3"
 OPS_UID = 501
 OPS_GID = 20
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,18 +36,6 @@ class Result:
     rc: int
     out: str
     err: str
-
-
-def wait_until(predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.05) -> T:
-    """Poll until `predicate()` is truthy; return it, or fail with the last value."""
-    deadline = time.monotonic() + timeout
-    value = predicate()
-    while not value:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
-        time.sleep(interval)
-        value = predicate()
-    return value
 
 
 def write_plist(

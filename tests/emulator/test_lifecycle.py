@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 from jobs_fixtures import SLEEP, TERM_IGNORER, exits_with, traps_term
-from launchd_harness import OPS_UID, Emulator, Factory, _alive, wait_until, write_plist
+from launchd_harness import OPS_UID, Emulator, Factory, _alive, write_plist
+
+from tests.wait import wait_until
 
 pytestmark = pytest.mark.testbed
 

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from launchd_harness import OPS_GID, OPS_UID, PACKAGE, PYTHON, Emulator, wait_until
+from launchd_harness import OPS_GID, OPS_UID, PACKAGE, PYTHON, Emulator
 
 from svcctl_testbed.emulator import ps
 from svcctl_testbed.emulator.proctable import Proc, proc_root, visible_rows
+from tests.wait import wait_until
 
 
 @pytest.fixture(autouse=True)

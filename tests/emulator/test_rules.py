@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 from jobs_fixtures import SLEEP, TERM_IGNORER, exits_with
-from launchd_harness import OPS_UID, Emulator, Factory, Result, _alive, wait_until, write_plist
+from launchd_harness import OPS_UID, Emulator, Factory, Result, _alive, write_plist
+
+from tests.wait import wait_until
 
 pytestmark = pytest.mark.testbed
 

@@ -11,7 +11,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from launchd_harness import OPS_GID, OPS_UID, PACKAGE, wait_until, write_plist
+from launchd_harness import OPS_GID, OPS_UID, PACKAGE, write_plist
+
+from tests.wait import wait_until
 
 pytestmark = pytest.mark.testbed
 

@@ -16,7 +16,8 @@ import pytest
 from svcctl.host.quote import quote
 from tests.conftest import Hosts
 from tests.service_kit import HOME, Kit, audit_json, finding, new_service, svcctl
-from tests.testbed.jobs import AGENTS, wait_for
+from tests.testbed.jobs import AGENTS
+from tests.wait import wait_until
 
 pytestmark = pytest.mark.testbed
 
@@ -106,7 +107,7 @@ def test_label_loaded_in_gui_and_user_domains_is_a_duplicate(kit: Kit, hosts: Ho
     kit.sh("tesseract", f"cp {quote(svc.plist)} {quote(by_hand)}")
     try:
         hosts.tb.set_console("tesseract", True)
-        gui_pid = int(wait_for(lambda: kit.job_field("tesseract", f"gui/501/{svc.label}", "pid")))
+        gui_pid = int(wait_until(lambda: kit.job_field("tesseract", f"gui/501/{svc.label}", "pid")))
         rc, doc = audit_json(inv, "--host", "tesseract")
     finally:
         hosts.tb.set_console("tesseract", False)
@@ -179,8 +180,8 @@ def test_keepalive_job_that_exits_at_once_is_a_crashloop(kit: Kit) -> None:
     kit.install_plist("tesseract", svc, kit.rendered(inv, svc))
     kit.bootstrap("tesseract", svc, wait_running=False)
     target = f"user/501/{svc.label}"
-    wait_for(lambda: kit.job_field("tesseract", target, "state") == "spawn scheduled"
-             and kit.job_field("tesseract", target, "last exit code") == "1")
+    wait_until(lambda: kit.job_field("tesseract", target, "state") == "spawn scheduled"
+               and kit.job_field("tesseract", target, "last exit code") == "1")
 
     rc, doc = audit_json(inv, "--host", "tesseract")
     f = finding(doc, "tesseract", svc.name)

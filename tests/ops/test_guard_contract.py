@@ -20,7 +20,8 @@ from svcctl.host.quote import join
 from svcctl.inventory import load_inventory
 from svcctl.render import GUARD_SUBPATH, plist_path_for, render_plist
 from tests.conftest import Hosts
-from tests.testbed.jobs import SERVICE_PY, launchctl, print_field, wait_for
+from tests.testbed.jobs import SERVICE_PY, launchctl, print_field
+from tests.wait import wait_until
 
 pytestmark = pytest.mark.testbed
 H = "tesseract"
@@ -74,7 +75,7 @@ def test_stray_holding_the_guard_blocks_launchd_and_audit_says_blocked(
     hosts.put(H, WRAPPER, Path(svcctl.guard.__file__).read_text(), mode="755")
     # the March 29 pattern, with the guard in place: started by hand, left running
     hosts.ssh(H, "nohup " + join(args) + " >/dev/null 2>&1 &")
-    stray = int(wait_for(lambda: hosts.ssh(
+    stray = int(wait_until(lambda: hosts.ssh(
         H, ["pgrep", "-f", f"^/usr/bin/python3 /Users/ops/{name}/main.py$"],
         check=False).stdout.strip()))
     try:
@@ -82,8 +83,8 @@ def test_stray_holding_the_guard_blocks_launchd_and_audit_says_blocked(
         hosts.put(H, plist_path, rendered.data.decode())
         assert launchctl(hosts, H, "bootstrap", "user/501", plist_path).returncode == 0
         # launchd's instance starts, finds the lock held, exits 75 and waits out the throttle
-        out = wait_for(lambda: (o := launchctl(hosts, H, "print", f"user/501/{label}").stdout)
-                       and print_field(o, "state") == "spawn scheduled" and o)
+        out = wait_until(lambda: (o := launchctl(hosts, H, "print", f"user/501/{label}").stdout)
+                         and print_field(o, "state") == "spawn scheduled" and o)
         assert print_field(out, "last exit code") in ("75", "75: EX_TEMPFAIL")
         finding = _audit(inv_path, name)
         assert finding["verdict"] == "blocked", finding
@@ -114,10 +115,10 @@ def test_guard_holder_that_is_launchds_instance_is_ok(hosts: Hosts, tmp_path: Pa
     hosts.put(H, plist_path, rendered.data.decode())
     try:
         assert launchctl(hosts, H, "bootstrap", "user/501", plist_path).returncode == 0
-        pid = int(wait_for(lambda: print_field(
+        pid = int(wait_until(lambda: print_field(
             launchctl(hosts, H, "print", f"user/501/{label}").stdout, "pid")))
         # the wrapper execs the program under the same pid, holding the lock
-        wait_for(lambda: json.loads(hosts.ssh(
+        wait_until(lambda: json.loads(hosts.ssh(
             H, ["cat", f"/tmp/svcctl-guard/{name}.lock"]).stdout or "{}").get("pid") == pid)
         finding = _audit(inv_path, name)
         assert finding["verdict"] == "ok", finding

@@ -6,11 +6,11 @@ import plistlib
 import re
 import shlex
 import time
-from collections.abc import Callable
 from typing import Any
 
 from svcctl.host.quote import quote
 from tests.conftest import Hosts
+from tests.wait import wait_until
 
 AGENTS = "/Users/ops/Library/LaunchAgents"
 SESSION_TYPES = ["Aqua", "Background", "LoginWindow", "StandardIO", "System"]
@@ -82,25 +82,14 @@ def detached(command: str, expect: str | None = None) -> str:
             "sleep 0.05; done; echo $pid")
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 15, every: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(every)
-
-
 def wait_ignores(hosts: Hosts, host: str, pid: int) -> None:
     """Wait until SERVICE_PY's pid ignores SIGTERM: it sets that only after start-up.
 
     A Mac's ps has no sigignore keyword (adv_cmds keyword.c keeps it under `#if FIXME`):
     the service leaves /tmp/ignoring-term.PID once its disposition is set.
     """
-    wait_for(lambda: hosts.ssh(host, ["test", "-e", f"/tmp/ignoring-term.{pid}"],
-                               check=False).returncode == 0)
+    wait_until(lambda: hosts.ssh(host, ["test", "-e", f"/tmp/ignoring-term.{pid}"],
+                                 check=False).returncode == 0)
 
 
 def alive(hosts: Hosts, host: str, pid: int) -> bool:

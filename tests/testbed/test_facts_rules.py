@@ -24,9 +24,9 @@ from tests.testbed.jobs import (
     launchctl,
     print_field,
     unique_label,
-    wait_for,
     wait_ignores,
 )
+from tests.wait import wait_until
 
 pytestmark = pytest.mark.testbed
 H = "tesseract"
@@ -55,8 +55,8 @@ def test_rule1_same_label_in_gui_and_user_domains(hosts: Hosts, label: str) -> N
     try:
         proc = launchctl(hosts, H, "bootstrap", "gui/501", path)
         assert (proc.returncode, proc.stderr) == (5, EIO)  # already loaded there
-        pid_user = wait_for(lambda: job_pid(hosts, H, f"user/501/{label}"))
-        pid_gui = wait_for(lambda: job_pid(hosts, H, f"gui/501/{label}"))
+        pid_user = wait_until(lambda: job_pid(hosts, H, f"user/501/{label}"))
+        pid_gui = wait_until(lambda: job_pid(hosts, H, f"gui/501/{label}"))
         assert pid_user != pid_gui and alive(hosts, H, pid_user) and alive(hosts, H, pid_gui)
         # gui and user keep discrete sets of services (FACTS 1.1)
         domain = launchctl(hosts, H, "print", "user/501").stdout
@@ -64,7 +64,7 @@ def test_rule1_same_label_in_gui_and_user_domains(hosts: Hosts, label: str) -> N
     finally:
         hosts.tb.set_console(H, False)
     # logout tears the gui domain down, and its agents die with it (FACTS 1.4)
-    wait_for(lambda: not alive(hosts, H, pid_gui))
+    wait_until(lambda: not alive(hosts, H, pid_gui))
     assert launchctl(hosts, H, "print", f"gui/501/{label}").returncode == 112
     assert alive(hosts, H, pid_user)
 
@@ -149,7 +149,7 @@ def test_rule2_runatload_starts_and_plain_job_waits(hosts: Hosts, label: str) ->
     path2 = install_agent(hosts, H, other, agent_plist(other, RunAtLoad=True))
     try:
         assert launchctl(hosts, H, "bootstrap", "user/501", path2).returncode == 0
-        pid = wait_for(lambda: job_pid(hosts, H, f"user/501/{other}"))
+        pid = wait_until(lambda: job_pid(hosts, H, f"user/501/{other}"))
         assert alive(hosts, H, pid)
     finally:
         launchctl(hosts, H, "bootout", f"user/501/{other}")
@@ -170,7 +170,7 @@ def test_rule3_bootout_sigterm_then_sigkill_after_exit_timeout(hosts: Hosts, lab
     path = install_agent(hosts, H, label,
                          agent_plist(label, "ignore-term", RunAtLoad=True, ExitTimeOut=2))
     assert launchctl(hosts, H, "bootstrap", "user/501", path).returncode == 0
-    pid = wait_for(lambda: job_pid(hosts, H, f"user/501/{label}"))
+    pid = wait_until(lambda: job_pid(hosts, H, f"user/501/{label}"))
     wait_ignores(hosts, H, pid)
     t0 = time.monotonic()
     assert launchctl(hosts, H, "bootout", f"user/501/{label}").returncode == 0
@@ -179,9 +179,9 @@ def test_rule3_bootout_sigterm_then_sigkill_after_exit_timeout(hosts: Hosts, lab
     assert alive(hosts, H, pid)
     proc = launchctl(hosts, H, "bootstrap", "user/501", path)  # still draining (FACTS 2.2)
     assert (proc.returncode, proc.stderr) == (5, EIO)
-    wait_for(lambda: not alive(hosts, H, pid), timeout=10)
+    wait_until(lambda: not alive(hosts, H, pid), timeout=10)
     assert time.monotonic() - t0 >= 1.5  # SIGKILL only after ExitTimeOut
-    wait_for(lambda: launchctl(hosts, H, "print", f"user/501/{label}").returncode == 113)
+    wait_until(lambda: launchctl(hosts, H, "print", f"user/501/{label}").returncode == 113)
     proc = launchctl(hosts, H, "bootout", f"user/501/{label}")
     assert (proc.returncode, proc.stderr) == (3, "Boot-out failed: 3: No such process\n")
 
@@ -195,7 +195,7 @@ def test_rule4_kickstart(hosts: Hosts, label: str) -> None:
     assert proc.stderr == f'Could not find service "{label}" in domain for uid: 501\n'
     path = install_agent(hosts, H, label, agent_plist(label, KeepAlive=True))
     assert launchctl(hosts, H, "bootstrap", "user/501", path).returncode == 0
-    pid = wait_for(lambda: job_pid(hosts, H, f"user/501/{label}"))
+    pid = wait_until(lambda: job_pid(hosts, H, f"user/501/{label}"))
     proc = launchctl(hosts, H, "kickstart", "-p", f"user/501/{label}")  # running: a no-op
     assert (proc.returncode, proc.stdout) == (0, f"{pid}\n")
     assert job_pid(hosts, H, f"user/501/{label}") == pid
@@ -213,19 +213,19 @@ def test_rule4_kickstart(hosts: Hosts, label: str) -> None:
 def test_rule5_stop_on_keepalive_job_respawns(hosts: Hosts, label: str) -> None:
     path = install_agent(hosts, H, label, agent_plist(label, KeepAlive=True, ThrottleInterval=1))
     assert launchctl(hosts, H, "bootstrap", "user/501", path).returncode == 0
-    pid = wait_for(lambda: job_pid(hosts, H, f"user/501/{label}"))
+    pid = wait_until(lambda: job_pid(hosts, H, f"user/501/{label}"))
     assert launchctl(hosts, H, "stop", label).returncode == 0
-    new = wait_for(lambda: (p := job_pid(hosts, H, f"user/501/{label}")) and p != pid and p)
+    new = wait_until(lambda: (p := job_pid(hosts, H, f"user/501/{label}")) and p != pid and p)
     assert alive(hosts, H, new) and not alive(hosts, H, pid)
 
 
 def test_rule5_kill(hosts: Hosts, label: str) -> None:
     path = install_agent(hosts, H, label, agent_plist(label, RunAtLoad=True))
     assert launchctl(hosts, H, "bootstrap", "user/501", path).returncode == 0
-    pid = wait_for(lambda: job_pid(hosts, H, f"user/501/{label}"))
+    pid = wait_until(lambda: job_pid(hosts, H, f"user/501/{label}"))
     assert launchctl(hosts, H, "kill", "TERM", f"user/501/{label}").returncode == 0
-    wait_for(lambda: not alive(hosts, H, pid))
-    wait_for(lambda: job_pid(hosts, H, f"user/501/{label}") is None)
+    wait_until(lambda: not alive(hosts, H, pid))
+    wait_until(lambda: job_pid(hosts, H, f"user/501/{label}") is None)
     proc = launchctl(hosts, H, "kill", "SIGTERM", f"user/501/{label}")
     assert (proc.returncode, proc.stderr) == (3, "No process to signal.\n")
 
@@ -236,7 +236,7 @@ def test_rule5_kill(hosts: Hosts, label: str) -> None:
 def test_rule6_list_table_and_label_dictionary(hosts: Hosts, label: str) -> None:
     path = install_agent(hosts, H, label, agent_plist(label, "exit-75", RunAtLoad=True))
     assert launchctl(hosts, H, "bootstrap", "user/501", path).returncode == 0
-    wait_for(lambda: f"-\t75\t{label}\n" in launchctl(hosts, H, "list").stdout)
+    wait_until(lambda: f"-\t75\t{label}\n" in launchctl(hosts, H, "list").stdout)
     table = launchctl(hosts, H, "list").stdout
     assert table.startswith("PID\tStatus\tLabel\n")
     entry = launchctl(hosts, H, "list", label)
@@ -256,7 +256,7 @@ def test_rule6_list_table_and_label_dictionary(hosts: Hosts, label: str) -> None
 def test_rule7_print_layout_and_counters(hosts: Hosts, label: str) -> None:
     path = install_agent(hosts, H, label, agent_plist(label, RunAtLoad=True))
     assert launchctl(hosts, H, "bootstrap", "user/501", path).returncode == 0
-    pid = wait_for(lambda: job_pid(hosts, H, f"user/501/{label}"))
+    pid = wait_until(lambda: job_pid(hosts, H, f"user/501/{label}"))
     out = launchctl(hosts, H, "print", f"user/501/{label}").stdout
     assert out.startswith(f"user/501/{label} = {{\n") and out.endswith("}\n")
     assert print_field(out, "state") == "running"
@@ -269,7 +269,7 @@ def test_rule7_print_layout_and_counters(hosts: Hosts, label: str) -> None:
     assert print_field(out, "domain") == "user/501"
     assert f"\t\tXPC_SERVICE_NAME => {label}\n" in out
     assert launchctl(hosts, H, "kickstart", "-k", f"user/501/{label}").returncode == 0
-    wait_for(lambda: (p := job_pid(hosts, H, f"user/501/{label}")) and p != pid)
+    wait_until(lambda: (p := job_pid(hosts, H, f"user/501/{label}")) and p != pid)
     out = launchctl(hosts, H, "print", f"user/501/{label}").stdout
     assert print_field(out, "runs") == "2"
     missing = launchctl(hosts, H, "print", f"user/501/{label}.nope")
@@ -279,7 +279,7 @@ def test_rule7_print_layout_and_counters(hosts: Hosts, label: str) -> None:
 def test_rule7_job_is_a_session_leader_with_xpc_service_name(hosts: Hosts, label: str) -> None:
     path = install_agent(hosts, H, label, agent_plist(label, RunAtLoad=True))
     assert launchctl(hosts, H, "bootstrap", "user/501", path).returncode == 0
-    pid = wait_for(lambda: job_pid(hosts, H, f"user/501/{label}"))
+    pid = wait_until(lambda: job_pid(hosts, H, f"user/501/{label}"))
     # a Mac's `sess` is a kernel pointer (0 today): STAT's `s` marks a session leader
     row = hosts.ssh(H, ["ps", "-o", "pid=,ppid=,pgid=,uid=,stat=", "-p", str(pid)]).stdout.split()
     assert row[:4] == [str(pid), "1", str(pid), "501"] and "s" in row[4], row
@@ -294,12 +294,12 @@ def test_rule7_job_is_a_session_leader_with_xpc_service_name(hosts: Hosts, label
 def test_rule8_keepalive_respawn_is_throttled_after_kill_9(hosts: Hosts, label: str) -> None:
     path = install_agent(hosts, H, label, agent_plist(label, KeepAlive=True, ThrottleInterval=3))
     assert launchctl(hosts, H, "bootstrap", "user/501", path).returncode == 0
-    pid = wait_for(lambda: job_pid(hosts, H, f"user/501/{label}"))
+    pid = wait_until(lambda: job_pid(hosts, H, f"user/501/{label}"))
     spawned = time.monotonic()
     hosts.ssh(H, ["kill", "-9", str(pid)])
-    wait_for(lambda: print_field(launchctl(hosts, H, "print", f"user/501/{label}").stdout,
-                                 "state") == "spawn scheduled", timeout=5, every=0.05)
-    new = wait_for(lambda: job_pid(hosts, H, f"user/501/{label}"), timeout=10, every=0.05)
+    wait_until(lambda: print_field(launchctl(hosts, H, "print", f"user/501/{label}").stdout,
+                                   "state") == "spawn scheduled", timeout=5, interval=0.05)
+    new = wait_until(lambda: job_pid(hosts, H, f"user/501/{label}"), timeout=10, interval=0.05)
     assert time.monotonic() - spawned >= 2.5  # no sooner than ThrottleInterval after the spawn
     assert new != pid
     out = launchctl(hosts, H, "print", f"user/501/{label}").stdout
@@ -320,15 +320,15 @@ def test_rule9_strays_are_untouched_by_every_verb(hosts: Hosts, label: str) -> N
     stray = int(strays[0])
     try:
         ppid = ["ps", "-o", "ppid=", "-p", str(stray)]
-        wait_for(lambda: hosts.ssh(H, ppid).stdout.strip() == "1")
+        wait_until(lambda: hosts.ssh(H, ppid).stdout.strip() == "1")
         assert launchctl(hosts, H, "bootstrap", "user/501", path).returncode == 0
-        job = wait_for(lambda: job_pid(hosts, H, f"user/501/{label}"))
+        job = wait_until(lambda: job_pid(hosts, H, f"user/501/{label}"))
         target = f"user/501/{label}"
         for verb in (["kickstart", "-k", target], ["kill", "KILL", target],
                      ["stop", label], ["bootout", target]):
             assert launchctl(hosts, H, *verb).returncode == 0, verb
             assert alive(hosts, H, stray), verb
-        wait_for(lambda: launchctl(hosts, H, "print", f"user/501/{label}").returncode == 113)
+        wait_until(lambda: launchctl(hosts, H, "print", f"user/501/{label}").returncode == 113)
         assert not alive(hosts, H, job)
         assert alive(hosts, H, stray)
         assert not re.search(rf"^{stray}\t", launchctl(hosts, H, "list").stdout, re.M)
