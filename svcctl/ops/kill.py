@@ -1,8 +1,9 @@
 """Signal strays and only strays: each signal one remote call that re-identifies its target.
 
 Kill only what you can identify (STYLE habit 7, FIELD F): each signal is ONE remote
-`sh -c` over every process to signal. It reads the label's launchd pid first and refuses
-it, then per process re-reads `ps -o lstart=,command= -p PID` and signals only if its
+`sh -c` over every process to signal (svcctl/scripts/kill_signal.sh; its per-pid
+verdicts are `svcctl.scripts.kill.Signalled`). It reads the label's launchd pid first and
+refuses it, then per process re-reads `ps -o lstart=,command= -p PID` and signals only if its
 start time and command, each read apart from the column gap, still equal what svcctl
 parsed, so a reused pid is never signalled. A stray's descendants and process group go
 with it (`family_of`), each re-identified the same way. Never PID 1, never launchd's
@@ -20,48 +21,9 @@ from svcctl.host.base import Host
 from svcctl.model import HostSpec, ProcInfo, ServiceSpec
 from svcctl.ops.lifecycle import StepFailed
 from svcctl.procs import parse_ps, ps_argv
+from svcctl.scripts.kill import Signalled, signal_each
 
 KILL_WAIT = 5.0
-
-# $1 the label's service-targets in every domain it could be loaded in (space-separated:
-# labels hold no white space), $2 the signal (0: only check), then per process its pid,
-# lstart and command as svcctl parsed them; prints `PID verdict` for each. It runs on the
-# Mac: POSIX sh (bash 3.2), BSD ps and awk, no /proc (FACTS 5.4).
-# - launchd's pid for the label is read once, first: a KeepAlive respawn between the
-#   probe's `launchctl print` and its `ps` makes launchd's own instance look like a stray,
-#   and launchd records a pid at spawn, so any process identified before this read that
-#   is launchd's now shows here. Every top-level `pid = N` line (one tab deep, FACTS 3.3)
-#   counts, so an argument that mimics one can only make the script refuse more.
-# - lstart is the first 24 characters; BSD ps pads it to 28 columns before the separator,
-#   procps does not (FACTS 5.2), so the gap is learnt from this ps's own lstart width
-#   (`-o lstart=` alone keeps its padding) and the command compared without it.
-_SIGNAL = r"""
-sig=$2
-owned=" "
-set -f
-for t in $1; do
-  owned="$owned$(launchctl print "$t" 2>/dev/null |
-    awk -F' = ' '$1 == "\tpid" { printf "%s ", $2 }')"
-done
-set +f
-shift 2
-export LC_ALL=C TZ=UTC0
-width=$(ps -o lstart= -p $$ 2>/dev/null)
-gap=' '
-[ "${#width}" -gt 24 ] && gap='     '
-one() {
-  [ "$1" -gt 1 ] 2>/dev/null || { echo refused; return; }
-  case $owned in *" $1 "*) echo launchd; return ;; esac
-  cur=$(ps -ww -o lstart=,command= -p "$1" 2>/dev/null) && [ -n "$cur" ] || { echo gone; return; }
-  rest=${cur#????????????????????????}
-  start=${cur%"$rest"}
-  case $rest in "$gap"*) ;; *) echo changed; return ;; esac
-  [ "$start" = "$2" ] && [ "${rest#"$gap"}" = "$3" ] || { echo changed; return; }
-  [ "$sig" = 0 ] && { echo alive; return; }
-  if err=$(kill -s "$sig" "$1" 2>&1); then echo sent; else echo "failed: $err"; fi
-}
-while [ $# -ge 3 ]; do echo "$1 $(one "$1" "$2" "$3")"; shift 3; done
-"""
 
 
 @dataclass(frozen=True)
@@ -115,21 +77,10 @@ def family_of(stray: ProcInfo, procs: Sequence[ProcInfo],
     return tuple(out)
 
 
-def signal_each(host: Host, targets: Sequence[str], procs: Sequence[ProcInfo],
-                sig: str) -> dict[int, str]:
-    """One remote call: signal each process that still is the one identified and is not
-    the label's launchd pid in any of `targets`. Per pid: sent | alive (sig 0) | gone |
-    changed | refused (PID <= 1) | launchd | failed: why."""
-    args = [x for p in procs for x in (str(p.pid), p.started_raw, p.command)]
-    r = host.run(["sh", "-c", _SIGNAL, "sh", " ".join(targets), sig, *args])
-    said = dict(line.partition(" ")[::2] for line in r.stdout.splitlines())
-    missing = f"failed: exit {r.rc} {r.tail()}"
-    return {p.pid: said.get(str(p.pid)) or missing for p in procs}
-
-
 def signal_checked(host: Host, kill: Kill, sig: str) -> str:
-    """`signal_each` for the stray alone (its family is not signalled)."""
-    return signal_each(host, kill.targets, [kill.proc], sig)[kill.proc.pid]
+    """`signal_each` for the stray alone (its family is not signalled), as the script said
+    it: sent | alive (sig 0) | gone | changed | refused (PID <= 1) | launchd | failed: why."""
+    return signal_each(host, kill.targets, [kill.proc], sig)[kill.proc.pid].text
 
 
 def with_families(host: Host, kills: tuple[Kill, ...],
@@ -193,24 +144,24 @@ def _stop(host: Host, svc: ServiceSpec, spec: HostSpec, targets: Sequence[str],
     who = {p.pid: p for p in procs}
     pending: list[ProcInfo] = []
     for pid, out in signal_each(host, targets, procs, "TERM").items():
-        if out == "sent":
+        if out.verdict is Signalled.SENT:
             pending.append(who[pid])
-        elif out.startswith("failed"):
-            denied.append(_remedy(svc, spec, who[pid], out[8:]))
+        elif out.verdict is Signalled.FAILED:
+            denied.append(_remedy(svc, spec, who[pid], out.why))
         else:
-            notes.append(f"pid {pid} {out}: not signalled")
+            notes.append(f"pid {pid} {out.text}: not signalled")
 
     def alive(left: list[ProcInfo], wait: float) -> list[ProcInfo]:
         deadline = time.monotonic() + wait
         while left and time.monotonic() < deadline:
             time.sleep(0.2)
             now = signal_each(host, targets, left, "0")
-            left = [p for p in left if now[p.pid] == "alive"]
+            left = [p for p in left if now[p.pid].verdict is Signalled.ALIVE]
         return left
 
     pending = alive(pending, grace)
     if pending:
         sent = signal_each(host, targets, pending, "KILL")
-        notes += [f"pid {p.pid} ignored SIGTERM for {grace:g} s: SIGKILL {sent[p.pid]}"
+        notes += [f"pid {p.pid} ignored SIGTERM for {grace:g} s: SIGKILL {sent[p.pid].text}"
                   for p in pending]
     return alive(pending, KILL_WAIT)
