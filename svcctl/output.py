@@ -246,24 +246,28 @@ def deploy_text(report: DeployReport, command: str = "deploy") -> str:
             lines += plan_text(h.host, h.plan)
             if h.reboot is not None:
                 lines.append(f"  after a reboot: {safe(h.reboot[1])}")
-            continue
-        head = f"{h.host}: {h.outcome}"
-        if h.error:
-            head += f": {safe(h.error)}"
-        lines.append(head)
-        if h.rollback is not None:
-            lines.append(f"  rollback: {h.rollback.outcome}: {safe(h.rollback.detail)}")
-        if h.outcome != "not-attempted":
-            lines.append(f"  now: {final_text(h.final)}")
-            if h.final is not None:
-                for i in h.final.instances:
-                    kind = "launchd" if i.managed else "STRAY"
-                    lines.append(f"    {kind} pid {i.proc.pid} {safe(i.proc.user)} "
-                                 f"{safe(i.proc.command)}")
-        if h.reboot is not None and h.outcome in ("deployed", "restarted"):
-            lines.append(f"  after a reboot: {safe(h.reboot[1])}")
+        else:
+            lines += _host_outcome_text(h)
     lines.append(f"{command} {report.service}: exit {report.exit_code}")
     return "\n".join(lines)
+
+
+def _host_outcome_text(h: HostDeploy) -> list[str]:
+    head = f"{h.host}: {h.outcome}"
+    if h.error:
+        head += f": {safe(h.error)}"
+    lines = [head]
+    if h.rollback is not None:
+        lines.append(f"  rollback: {h.rollback.outcome}: {safe(h.rollback.detail)}")
+    if h.outcome != "not-attempted":
+        lines.append(f"  now: {final_text(h.final)}")
+        for i in h.final.instances if h.final is not None else ():
+            kind = "launchd" if i.managed else "STRAY"
+            lines.append(f"    {kind} pid {i.proc.pid} {safe(i.proc.user)} "
+                         f"{safe(i.proc.command)}")
+    if h.reboot is not None and h.outcome in ("deployed", "restarted"):
+        lines.append(f"  after a reboot: {safe(h.reboot[1])}")
+    return lines
 
 
 def adopt_json(service: str, label: str, reports: list[AdoptReport]) -> str:

@@ -209,22 +209,9 @@ def validate_plist(
         raise _fail(service, template, "ProgramArguments must be a non-empty list of strings")
     if not args[0].startswith("/"):
         raise _fail(service, template, f"the program path {args[0]!r} is not absolute")
-    kinds = {
-        "KeepAlive": (bool, dict),
-        "RunAtLoad": (bool,),
-        "ThrottleInterval": (int,),
-        "ExitTimeOut": (int,),
-        "EnvironmentVariables": (dict,),
-        "Label": (str,),
-    }
-    for key, types in kinds.items():
-        if key in got and not isinstance(got[key], types):
-            raise _fail(service, template, f"{key} has the wrong type {type(got[key]).__name__}")
-    for key, want in expected.items():
-        if key not in got:
-            raise _fail(service, template, f"the template leaves out {key}")
-        if got[key] != want:
-            raise _fail(service, template, f"{key} renders as {got[key]!r}, not {want!r}")
+    problem = _wrong_value(got, expected)
+    if problem is not None:
+        raise _fail(service, template, problem)
     sessions = got.get("LimitLoadToSessionType", "Aqua")  # Aqua is launchd's default
     sessions = [sessions] if isinstance(sessions, str) else sessions
     if domain.kind.value == "user" and "Background" not in sessions:
@@ -235,6 +222,29 @@ def validate_plist(
             "cannot load into user/<uid> (error 134, FACTS 1.4)",
         )
     return got
+
+
+_KINDS: dict[str, tuple[type, ...]] = {
+    "KeepAlive": (bool, dict),
+    "RunAtLoad": (bool,),
+    "ThrottleInterval": (int,),
+    "ExitTimeOut": (int,),
+    "EnvironmentVariables": (dict,),
+    "Label": (str,),
+}
+
+
+def _wrong_value(got: Mapping[str, Any], expected: Mapping[str, Any]) -> str | None:
+    """The first key of a rendered plist with the wrong type, or not the intended value."""
+    for key, types in _KINDS.items():
+        if key in got and not isinstance(got[key], types):
+            return f"{key} has the wrong type {type(got[key]).__name__}"
+    for key, want in expected.items():
+        if key not in got:
+            return f"the template leaves out {key}"
+        if got[key] != want:
+            return f"{key} renders as {got[key]!r}, not {want!r}"
+    return None
 
 
 def plist_path_for(service: ServiceSpec, domain: Domain, home: str | None) -> PurePosixPath:
@@ -277,6 +287,14 @@ def diff_plists(
     if loaded is None:
         out.append(Difference("loaded", "(job)", "loaded", None))
         return out
+    return out + _diff_loaded(rendered, loaded, path)
+
+
+def _diff_loaded(
+    rendered: Mapping[str, Any], loaded: JobState, path: str | None
+) -> list[Difference]:
+    """The job launchd loaded against the rendered plist: path, program, arguments, env."""
+    out: list[Difference] = []
     args = list(rendered.get("ProgramArguments") or [])
     program = rendered.get("Program") or (args[0] if args else None)
     if path is not None and loaded.path is not None and loaded.path != path:

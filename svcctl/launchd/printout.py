@@ -65,15 +65,7 @@ def _split_print(text: str, what: str) -> _PrintDoc:
     top_indent: str | None = None
     for line in lines[start + 1 :]:
         if stack:
-            key, indent = stack[-1]
-            if line.rstrip() == indent + "}":
-                stack.pop()
-            elif len(stack) == 1:
-                doc.blocks[key].append(line)
-                if key != "arguments" and line.rstrip().endswith("{"):
-                    stack.append(("", line[: len(line) - len(line.lstrip())]))
-            elif line.rstrip().endswith("{"):
-                stack.append(("", line[: len(line) - len(line.lstrip())]))
+            _block_line(doc, stack, line)
             continue
         if line.rstrip() == "}":
             return doc
@@ -82,16 +74,35 @@ def _split_print(text: str, what: str) -> _PrintDoc:
             continue  # blank lines and elisions are not properties
         indent, key, value = m.group(1), m.group(2), m.group(3) or ""
         top_indent = indent if top_indent is None else top_indent
-        if indent != top_indent:
-            continue
-        if value == "{":
-            doc.blocks[key] = []
-            stack.append((key, indent))
-        elif value.startswith("{") and value.endswith("}"):
-            doc.blocks[key] = [value[1:-1].strip()]  # a block printed on one line
-        else:
-            doc.props[key] = value.strip()
+        if indent == top_indent:
+            _top_property(doc, stack, indent, key, value)
     raise ParseError(f"{what}: output ended before the closing `}}` of {doc.target}")
+
+
+def _block_line(doc: _PrintDoc, stack: list[tuple[str, str]], line: str) -> None:
+    """One line inside an open block: a top-level block keeps its body lines raw."""
+    key, indent = stack[-1]
+    if line.rstrip() == indent + "}":
+        stack.pop()
+        return
+    if len(stack) == 1:
+        doc.blocks[key].append(line)
+        if key == "arguments":
+            return  # an argument ending in `{` opens nothing
+    if line.rstrip().endswith("{"):
+        stack.append(("", line[: len(line) - len(line.lstrip())]))
+
+
+def _top_property(
+    doc: _PrintDoc, stack: list[tuple[str, str]], indent: str, key: str, value: str
+) -> None:
+    if value == "{":
+        doc.blocks[key] = []
+        stack.append((key, indent))
+    elif value.startswith("{") and value.endswith("}"):
+        doc.blocks[key] = [value[1:-1].strip()]  # a block printed on one line
+    else:
+        doc.props[key] = value.strip()
 
 
 def _parse_env(lines: Iterable[str]) -> dict[str, str]:

@@ -64,14 +64,7 @@ def plan_adopt(svc: ServiceSpec, spec: HostSpec, finding: Finding,
     bootouts += [t for t in finding.elsewhere if t not in bootouts]
     if not assigned and finding.job is not None and own not in bootouts:
         bootouts.append(own)
-    if not assigned:
-        ensure = "none"
-    elif finding.job is None:
-        ensure = "start"
-    elif finding.job.pid is None:
-        ensure = "kickstart"
-    else:
-        ensure = "running"
+    ensure = _ensure_of(assigned, finding)
     steps = [Step("kill", f"pid {k.proc.pid} ({k.proc.user}, started {k.proc.started_raw}: "
                   f"{k.proc.command}) with its descendants and process group: SIGTERM each "
                   f"whose pid, start time and command still match and that is not launchd's; "
@@ -89,6 +82,16 @@ def plan_adopt(svc: ServiceSpec, spec: HostSpec, finding: Finding,
     if finding.job is not None and finding.job.pid is not None:
         protected.add(finding.job.pid)
     return AdoptPlan(tuple(kills), tuple(bootouts), ensure, tuple(steps), frozenset(protected))
+
+
+def _ensure_of(assigned: bool, finding: Finding) -> str:
+    if not assigned:
+        return "none"
+    if finding.job is None:
+        return "start"
+    if finding.job.pid is None:
+        return "kickstart"
+    return "running"
 
 
 @dataclass
@@ -143,47 +146,11 @@ def adopt_host(inv: Inventory, svc: ServiceSpec, spec: HostSpec, host: Host, *,
 
 def _apply(t: Target, plan: AdoptPlan, rec: Recorder, grace: float, stay_up: float | None,
            interrupt: Interrupt, gate: Callable[[], str]) -> AdoptReport:
-    svc, spec, host = t.svc, t.spec, t.host
+    spec = t.spec
     steps = list(plan.steps)
     try:
-        current = plan
-        for round_ in range(ROUNDS):
-            if current.kills:
-                rec.run("kill", partial(kill_all, host, svc, spec, current.kills, grace,
-                                        current.protected))
-            for target in current.bootouts:
-                rec.run("bootout", partial(_bootout, host, target))
-            if current.bootouts:
-                rec.run("wait", partial(_wait_bootouts, t, current.bootouts))
-            if interrupt():
-                raise StepFailed(f"interrupted by {interrupt.name}")
-            seen = t.observe()
-            current = plan_adopt(svc, spec, seen, grace)
-            if not current.kills and not current.bootouts:
-                if seen.hidden:  # never signal what cannot be identified (STYLE 7)
-                    raise StepFailed(lifecycle.hidden_refusal(svc, spec, seen.hidden) +
-                                     "; nothing hidden was signalled")
-                break
-            if round_ == ROUNDS - 1:
-                raise StepFailed(f"strays keep appearing: {[k.proc.pid for k in current.kills]}"
-                                 + (f"; still loaded in {', '.join(current.bootouts)}"
-                                    if current.bootouts else ""))
-        if current.ensure == "none":
-            rec.run("verify", lambda: _verify_none(t))
-        else:
-            # the cross-host gate, right before a start: kills and bootouts only remove
-            if current.ensure == "start":
-                path = str(plist_path_for(svc, spec.domain, spec.home))
-                if not host.run(["test", "-f", path]).ok:
-                    raise StepFailed(f"the strays are gone, but launchd's job is not "
-                                     f"installed ({path}): run `svcctl deploy {svc.name} "
-                                     f"--host {spec.name}`")
-                rec.run("gate", gate)
-                rec.run("start", lambda: lifecycle.start(t, path))
-            elif current.ensure == "kickstart":
-                rec.run("gate", gate)
-                rec.run("start", lambda: _kickstart(t))
-            rec.run("verify", lambda: lifecycle.verify(t, stay_up, interrupt))
+        current = _clear(t, plan, rec, grace, interrupt)
+        _ensure(t, current.ensure, rec, stay_up, interrupt, gate)
     except RefusedError as exc:
         return AdoptReport(spec.name, "refused", int(exc.exit_code), steps, rec.steps,
                            _final(t), exc.one_line())
@@ -192,6 +159,58 @@ def _apply(t: Target, plan: AdoptPlan, rec: Recorder, grace: float, stay_up: flo
                            _final(t), exc.one_line())
     clean = not plan.kills and not plan.bootouts
     return AdoptReport(spec.name, "clean" if clean else "adopted", 0, steps, rec.steps, _final(t))
+
+
+def _clear(t: Target, plan: AdoptPlan, rec: Recorder, grace: float,
+           interrupt: Interrupt) -> AdoptPlan:
+    """Kill and boot out, re-probing after each round, until nothing is left to remove;
+    the plan from the last probe (its `ensure` is what comes next)."""
+    svc, spec, host = t.svc, t.spec, t.host
+    current = plan
+    for round_ in range(ROUNDS):
+        if current.kills:
+            rec.run("kill", partial(kill_all, host, svc, spec, current.kills, grace,
+                                    current.protected))
+        for target in current.bootouts:
+            rec.run("bootout", partial(_bootout, host, target))
+        if current.bootouts:
+            rec.run("wait", partial(_wait_bootouts, t, current.bootouts))
+        if interrupt():
+            raise StepFailed(f"interrupted by {interrupt.name}")
+        seen = t.observe()
+        current = plan_adopt(svc, spec, seen, grace)
+        if not current.kills and not current.bootouts:
+            if seen.hidden:  # never signal what cannot be identified (STYLE 7)
+                raise StepFailed(lifecycle.hidden_refusal(svc, spec, seen.hidden) +
+                                 "; nothing hidden was signalled")
+            break
+        if round_ == ROUNDS - 1:
+            raise StepFailed(f"strays keep appearing: {[k.proc.pid for k in current.kills]}"
+                             + (f"; still loaded in {', '.join(current.bootouts)}"
+                                if current.bootouts else ""))
+    return current
+
+
+def _ensure(t: Target, ensure: str, rec: Recorder, stay_up: float | None,
+            interrupt: Interrupt, gate: Callable[[], str]) -> None:
+    """Bring launchd's instance up as `ensure` says (none must run where unassigned), verify."""
+    svc, spec, host = t.svc, t.spec, t.host
+    if ensure == "none":
+        rec.run("verify", lambda: _verify_none(t))
+        return
+    # the cross-host gate, right before a start: kills and bootouts only remove
+    if ensure == "start":
+        path = str(plist_path_for(svc, spec.domain, spec.home))
+        if not host.run(["test", "-f", path]).ok:
+            raise StepFailed(f"the strays are gone, but launchd's job is not "
+                             f"installed ({path}): run `svcctl deploy {svc.name} "
+                             f"--host {spec.name}`")
+        rec.run("gate", gate)
+        rec.run("start", lambda: lifecycle.start(t, path))
+    elif ensure == "kickstart":
+        rec.run("gate", gate)
+        rec.run("start", lambda: _kickstart(t))
+    rec.run("verify", lambda: lifecycle.verify(t, stay_up, interrupt))
 
 
 def _final(t: Target) -> Finding | None:

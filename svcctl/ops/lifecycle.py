@@ -142,44 +142,68 @@ def judge_window(samples: list[Sample], stay_up: float,
     good: Sample | None = None
     for s in samples:
         f = s.finding
-        strays = [i for i in f.instances if not i.managed]
-        managed = [i for i in f.instances if i.managed]
-        if strays:
-            return "fail", f"a process launchd does not own runs: {describe_instances(f)}"
-        if len(managed) > 1:
-            return "fail", f"{len(managed)} instances: {describe_instances(f)}"
-        if f.elsewhere:  # loaded in another domain, idle or not: not "exactly one" (issue 11)
-            return "fail", f"the label is also loaded in {', '.join(f.elsewhere)}"
+        why = _not_exactly_one(f)
+        if why is not None:
+            return "fail", why
         job = f.job
         # `xpcproxy`, `SIGTERMed` and states FACTS 3.3 does not list are not "up"
-        up = job is not None and is_known_running(job) and len(managed) == 1
+        up = job is not None and is_known_running(job) and any(i.managed for i in f.instances)
         if good is None:
             if up:
                 good = s
                 continue
-            if job is not None and is_crashlooping(job):
-                return "fail", (f"crash loop: state {job.state}, runs {job.runs}, "
-                                f"last exit {job.last_exit_raw}")
-            if s.at - first.at > start_grace:
-                state = job.state if job else "not loaded"
-                return "fail", f"did not start within {start_grace:g} s ({state})"
+            why = _not_started(s, first, start_grace)
+            if why is not None:
+                return "fail", why
             continue
-        assert good.finding.job is not None
-        if not up or job is None:
-            state = f"{job.state}, last exit {job.last_exit_raw}" if job else "unloaded"
-            return "fail", (f"pid {good.finding.job.pid} exited after "
-                            f"{s.at - good.at:.1f} s ({state})")
-        if detect_respawn(good.finding.job, job):
-            return "fail", (f"launchd restarted it: pid {good.finding.job.pid} -> {job.pid}, "
-                            f"runs {good.finding.job.runs} -> {job.runs}")
-        if s.at - good.at >= stay_up:
-            if f.hidden:  # a partial view never proves "exactly one" (FIELD K)
-                return "fail", (f"pid {job.pid} stayed up, but {len(f.hidden)} candidate "
-                                "process(es) hide their arguments: cannot prove it is the "
-                                "only instance")
-            return "ok", (f"pid {job.pid} stayed up {s.at - good.at:.1f} s; one instance, "
-                          "launchd's own")
+        judged = _stayed_up(s, good, up, stay_up)
+        if judged is not None:
+            return judged
     return "wait", "within the window"
+
+
+def _not_exactly_one(f: Finding) -> str | None:
+    """Why one sample alone fails the window, whatever came before it."""
+    strays = [i for i in f.instances if not i.managed]
+    managed = [i for i in f.instances if i.managed]
+    if strays:
+        return f"a process launchd does not own runs: {describe_instances(f)}"
+    if len(managed) > 1:
+        return f"{len(managed)} instances: {describe_instances(f)}"
+    if f.elsewhere:  # loaded in another domain, idle or not: not "exactly one" (issue 11)
+        return f"the label is also loaded in {', '.join(f.elsewhere)}"
+    return None
+
+
+def _not_started(s: Sample, first: Sample, start_grace: float) -> str | None:
+    """Before the job is first seen up: a crash loop or the grace running out fails it."""
+    job = s.finding.job
+    if job is not None and is_crashlooping(job):
+        return (f"crash loop: state {job.state}, runs {job.runs}, "
+                f"last exit {job.last_exit_raw}")
+    if s.at - first.at > start_grace:
+        state = job.state if job else "not loaded"
+        return f"did not start within {start_grace:g} s ({state})"
+    return None
+
+
+def _stayed_up(s: Sample, good: Sample, up: bool, stay_up: float) -> tuple[str, str] | None:
+    """After the job was first seen up at `good`: it must stay, the same pid, for stay_up."""
+    job, first_job, hidden = s.finding.job, good.finding.job, s.finding.hidden
+    assert first_job is not None
+    if not up or job is None:
+        state = f"{job.state}, last exit {job.last_exit_raw}" if job else "unloaded"
+        return "fail", f"pid {first_job.pid} exited after {s.at - good.at:.1f} s ({state})"
+    if detect_respawn(first_job, job):
+        return "fail", (f"launchd restarted it: pid {first_job.pid} -> {job.pid}, "
+                        f"runs {first_job.runs} -> {job.runs}")
+    if s.at - good.at < stay_up:
+        return None
+    if hidden:  # a partial view never proves "exactly one" (FIELD K)
+        return "fail", (f"pid {job.pid} stayed up, but {len(hidden)} candidate "
+                        "process(es) hide their arguments: cannot prove it is the "
+                        "only instance")
+    return "ok", f"pid {job.pid} stayed up {s.at - good.at:.1f} s; one instance, launchd's own"
 
 
 def verify(t: Target, stay_up: float | None = None, cancelled: Cancelled | None = None, *,

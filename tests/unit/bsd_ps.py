@@ -81,19 +81,18 @@ def main(argv: list[str]) -> int:
     rows = _procps(pid)
     user_width = min(16, max([len(r["user"]) for r in rows], default=4))
     for r in rows:
-        cells = []
-        for n, k in enumerate(keys):
-            last = n == len(keys) - 1
-            if k == "command":
-                cells.append(r[k] if last else r[k].ljust(16)[:16])
-            elif k == "user":
-                cells.append(r[k].ljust(user_width))
-            elif k == "lstart":
-                cells.append(r[k].ljust(WIDTH[k]))
-            else:
-                cells.append(r[k].rjust(WIDTH[k]))
-        print(" ".join(cells))
+        print(" ".join(_cell(r[k], k, n == len(keys) - 1, user_width) for n, k in enumerate(keys)))
     return 0 if rows else 1
+
+
+def _cell(value: str, key: str, last: bool, user_width: int) -> str:
+    if key == "command":
+        return value if last else value.ljust(16)[:16]
+    if key == "user":
+        return value.ljust(user_width)
+    if key == "lstart":
+        return value.ljust(WIDTH[key])
+    return value.rjust(WIDTH[key])
 
 
 if __name__ == "__main__":
