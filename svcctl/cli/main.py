@@ -1,7 +1,7 @@
 """`svcctl` entry point: builds the typer app and maps errors to exit codes.
 
-Heavy modules (paramiko, jinja2, psutil) are imported inside commands, never at
-start-up, so `svcctl --help` stays fast.
+Heavy modules (paramiko, jinja2; svcctl_testbed and psutil, the `testbed` extra) are
+imported inside commands, never at start-up, so `svcctl --help` stays fast.
 """
 
 from __future__ import annotations
