@@ -40,6 +40,9 @@ from svcctl.model import (
 )
 from svcctl.ops.lock import LockRecord, lock_path, parse_lock
 from svcctl.procs import Probe, classify_service, cwd_names, identity_paths, parse_probe, probe_argv
+from svcctl.scripts import probe as probe_scripts
+from svcctl.scripts.probe import RecordRead, read_record_argv, record_read
+from svcctl.scripts.shell import not_a_mac
 
 GUARD_DIR = "/tmp/svcctl-guard"  # svcctl.guard's default lock directory
 NOT_LOADED = {112, 113}  # no such domain / no such service (FACTS 2.7)
@@ -136,29 +139,12 @@ def plan_probe(spec: HostSpec, services: Sequence[ServiceSpec]) -> _Plan:
     return _Plan(commands, prints, listings, guards, len(commands) - 1, locks, found)
 
 
-# Lock and guard records sit in /tmp, where any local user may plant a FIFO (the read
-# would block the whole probe) or a link: only a plain file is read, and only its start.
-_READ_RECORD = '[ -f "$1" ] && [ ! -L "$1" ] && exec head -c 65536 < "$1"'
-
-
-def read_record_argv(path: str) -> list[str]:
-    """Read a record file another user may have written: exit 1 unless it is a plain file."""
-    return ["sh", "-c", _READ_RECORD, "sh", path]
-
-
-# Which of the label's plist places exist (a link counts: launchd would follow it), then the
-# fence record, if it is a plain file. Builtins only, but for `head` on a fenced host.
-_PLACES = ('r=$1; shift; for f do { [ -e "$f" ] || [ -L "$f" ]; } && printf "plist %s\\n" "$f"; '
-           'done; if [ -f "$r" ] && [ ! -L "$r" ]; then echo fence; head -c 65536 < "$r"; fi; '
-           'exit 0')
-
-
 def places_argv(spec: HostSpec, svc: ServiceSpec) -> list[str]:
     """Every place a plist for the label may be (FACTS 1.2) and the fence record."""
     record = str(places.fence_record_path(svc.label, spec.domain, spec.home)) \
         if spec.home or spec.domain.is_system else "/nonexistent"
-    return ["sh", "-c", _PLACES, "sh", record,
-            *(p.path for p in places.places(svc.label, spec.home))]
+    plists = [p.path for p in places.places(svc.label, spec.home)]
+    return probe_scripts.places_argv(record, plists)
 
 
 def parse_places(text: str) -> tuple[tuple[str, ...], FenceRecord | None]:
@@ -220,7 +206,7 @@ def held_locks(plan: _Plan, outputs: Sequence[tuple[int, str, str]],
     out = []
     for service, index in (plan.locks or {}).items():
         rc, text, _ = outputs[index]
-        if rc != 0:
+        if record_read(rc) is RecordRead.ABSENT:
             continue
         record = parse_lock(text)
         out.append(HeldLock(service, record, record is None or record.expired(now)))
@@ -234,10 +220,9 @@ def _assess_service(spec: HostSpec, svc: ServiceSpec, plan: _Plan,
         return Finding(svc.name, spec.name, Verdict.UNINSPECTABLE, detail=problem, hint=hint)
 
     def launchctl_failed(target: str, rc: int, err: str) -> Finding:
-        if rc == 127:  # the shell's "command not found": no launchd here at all
-            return uninspectable(f"launchctl not found on {spec.name}: it is not a macOS host",
-                                 hint=f"check which machine `{spec.name}` reaches: "
-                                      "its inventory hostname or ssh_config")
+        no_mac = not_a_mac(spec.name, rc)
+        if no_mac is not None:
+            return uninspectable(no_mac.detail, hint=no_mac.hint)
         return uninspectable(f"launchctl print {target} exited {rc}: {err.strip()}",
                              hint=f"on {spec.name}, `launchctl print {target}` shows the error")
 
@@ -282,7 +267,7 @@ def _assess_service(spec: HostSpec, svc: ServiceSpec, plan: _Plan,
         finding = finding if returns else replace(finding, reboot=why)
     if svc.name in plan.guards:
         rc, out, _ = outputs[plan.guards[svc.name]]
-        if rc == 0:
+        if record_read(rc) is RecordRead.READ:
             finding = apply_guard_holder(finding, out.encode(), procs)
     return finding
 

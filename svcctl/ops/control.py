@@ -23,6 +23,10 @@ from svcctl.ops.plan import DeployReport, HostDeploy, refusal
 from svcctl.ops.steps import Interrupt, Progress, Recorder
 from svcctl.render import plist_path_for
 
+# `svcctl logs` reads through these (svcctl/scripts/log_tail.sh, log_size.sh): re-exported
+from svcctl.scripts.files import read_from as read_from  # noqa: PLC0414
+from svcctl.scripts.files import size_of as size_of  # noqa: PLC0414
+
 Connect = Callable[[HostSpec], Host]
 
 
@@ -150,17 +154,3 @@ def log_paths(svc: ServiceSpec) -> list[str]:
 
 def tail_argv(path: str, lines: int) -> list[str]:
     return ["tail", "-n", str(lines), path]
-
-
-def read_from(host: Host, path: str, offset: int) -> bytes:
-    """Bytes of `path` from `offset` on (for `logs -f`, one round trip per poll)."""
-    r = host.run(["sh", "-c", 'tail -c +"$1" "$2" 2>/dev/null', "sh", str(offset + 1), path])
-    return r.stdout.encode()
-
-
-def size_of(host: Host, path: str) -> int:
-    r = host.run(["sh", "-c", 'wc -c < "$1" 2>/dev/null || echo 0', "sh", path])
-    try:
-        return int(r.stdout.strip() or 0)
-    except ValueError:
-        return 0

@@ -47,6 +47,9 @@ from svcctl.ops.plan import (
 )
 from svcctl.ops.steps import Interrupt, Progress, Recorder
 from svcctl.render import RenderedPlist, guard_wrapper_path, plist_path_for, render_plist
+from svcctl.scripts.fence import Moved, move_aside
+from svcctl.scripts.files import keep_previous
+from svcctl.scripts.shell import not_a_mac
 
 Connect = Callable[[HostSpec], Host]
 
@@ -82,10 +85,9 @@ class _HostRun:
         batch = build_batch([["id", "-u"], print_argv(spec.domain), ["cat", self.path]])
         r = self.host.run(batch.argv)
         (id_rc, uid, _), (dom_rc, _, dom_err), (cat_rc, _, _) = split_batch(batch, r.stdout)
-        if dom_rc == 127:  # the shell's "command not found": there is no launchd here
-            raise RefusedError(f"{spec.name}: launchctl not found: it is not a macOS host",
-                               hint=f"check which machine `{spec.name}` reaches: "
-                               "its inventory hostname or ssh_config")
+        no_mac = not_a_mac(spec.name, dom_rc)
+        if no_mac is not None:
+            raise RefusedError(no_mac.refusal, hint=no_mac.hint)
         want = expected_uid(spec)
         if id_rc != 0 or uid.strip() != str(want):
             who = "root" if want == 0 else f"uid {want}"
@@ -134,8 +136,7 @@ class _HostRun:
         keep = "first deploy: nothing to keep"
         moved = aside(self.svc, self.spec, self.here)
         if self.installed:
-            self.host.check(["sh", "-c", 'cp -p "$1" "$1.svcctl-tmp" && mv -f "$1.svcctl-tmp" '
-                             '"$1$2"', "sh", self.path, PREVIOUS_SUFFIX])
+            keep_previous(self.host, self.path, PREVIOUS_SUFFIX)
             keep = f"previous kept as {self.path}{PREVIOUS_SUFFIX}"
         elif moved:
             # installed where another domain loads it (by hand, or an older svcctl): that
@@ -165,8 +166,8 @@ class _HostRun:
         """Plists another domain would load at boot or login go where nothing loads them."""
         fdir = str(places.fence_dir(self.spec.domain, self.spec.home))
         moves = tuple((p, f"{fdir}/{fence.fenced_name(self.svc.label, p)}") for p in paths)
-        r = self.host.run(fence.move_argv(fdir, moves))
-        if not r.ok:
+        moved, r = move_aside(self.host, fdir, moves)
+        if moved is Moved.FAILED:
             raise StepFailed(f"could not move {', '.join(paths)} aside ({r.rc}): {r.tail()}")
         return "moved aside: " + ", ".join(f"{a} -> {b}" for a, b in moves)
 

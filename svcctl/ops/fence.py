@@ -45,6 +45,9 @@ from svcctl.ops.lifecycle import StepFailed, Target
 from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT, DeployLock, lock_path, operator
 from svcctl.ops.plan import HostDeploy
 from svcctl.ops.steps import Interrupt, Progress, Recorder, Step
+from svcctl.scripts import fence as fence_scripts
+from svcctl.scripts.fence import Moved
+from svcctl.scripts.fence import move_argv as move_argv  # noqa: PLC0414  (re-exported)
 
 Connect = Callable[[HostSpec], Host]
 
@@ -125,24 +128,9 @@ def needs_fence(f: Finding) -> bool:
     return f.job is not None or bool(f.elsewhere or f.plists or f.instances)
 
 
-# Move each plist (and its `.previous`) into the fenced directory, which is made 0700 if
-# missing. mv moves a link itself, never what it points to. Pairs of (from, to) operands.
-_MOVE = ('d=$1; shift; [ -d "$d" ] || mkdir -p -m 700 "$d" || exit 1; '
-         'while [ $# -gt 1 ]; do '
-         'if [ -e "$1" ] || [ -L "$1" ]; then mv -f "$1" "$2" || exit 1; fi; '
-         'if [ -e "$1.previous" ] || [ -L "$1.previous" ]; then '
-         'mv -f "$1.previous" "$2.previous" || exit 1; fi; shift 2; done')
-
-
-def move_argv(fence_dir: str, moves: tuple[tuple[str, str], ...]) -> list[str]:
-    return ["sh", "-c", _MOVE, "sh", fence_dir, *(x for pair in moves for x in pair)]
-
-
 def unfence_argv(svc: ServiceSpec, spec: HostSpec) -> list[str]:
     """A deploy to a host that was fenced: drop the record and the moved copies."""
-    fdir = places.fence_dir(spec.domain, spec.home)
-    return ["sh", "-c", 'cd "$1" 2>/dev/null || exit 0; rm -f -- "$2".fence "$2".plist@*',
-            "sh", str(fdir), svc.label]
+    return fence_scripts.clear_argv(str(places.fence_dir(spec.domain, spec.home)), svc.label)
 
 
 def now_iso() -> str:
@@ -200,8 +188,8 @@ class _Fence:
         if not self.plan.moves:
             return "no plist to move"
         fdir = str(places.fence_dir(self.spec.domain, self.spec.home))
-        r = self.host.run(move_argv(fdir, self.plan.moves))
-        if not r.ok:
+        moved, r = fence_scripts.move_aside(self.host, fdir, self.plan.moves)
+        if moved is Moved.FAILED:
             hint = ("; a LaunchDaemon or /Library/LaunchAgents plist needs root "
                     "(`--user root`)") if "ermission" in r.stderr else ""
             raise StepFailed(f"could not move the plists aside ({r.rc}): {r.tail()}{hint}")

@@ -12,7 +12,8 @@ A wrapper module here declares each script it runs with `Script(name, __name__)`
 its exit codes or output tokens to an Enum in one table; a test checks that every file is
 used by exactly one wrapper. A line `. ./other.sh` is replaced by that file's text when a
 script is loaded (shellcheck follows it with `-x`), so scripts share functions without
-the host reading any file. Comment lines and blank lines are not sent.
+the host reading any file. Comment lines and blank lines are not sent, but for
+`# shellcheck disable=` directives: the text sent is the text checked.
 """
 
 from __future__ import annotations
@@ -26,25 +27,33 @@ _INCLUDE = re.compile(r"\. \./([a-z0-9_]+\.sh)")
 _OWNERS: dict[str, str] = {}  # script -> the module that declared it
 
 
+def _source(name: str) -> list[str]:
+    return resources.files(__name__).joinpath(name).read_text(encoding="utf-8").splitlines()
+
+
 @cache
 def _lines(name: str) -> tuple[str, ...]:
-    """The script's lines to send, includes inlined, comment and blank lines dropped."""
-    text = resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
+    """The script's lines to send, includes inlined; comment and blank lines dropped, but
+    for shellcheck's directives, so that the text sent is the text checked."""
     out: list[str] = []
-    for line in text.splitlines():
+    for line in _source(name):
         stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
+        if not stripped or (stripped.startswith("#")
+                            and not stripped.startswith("# shellcheck disable=")):
             continue
         included = _INCLUDE.fullmatch(stripped)
         out.extend(_lines(included.group(1)) if included else (line,))
     return tuple(out)
 
 
+def text(name: str) -> str:
+    """What `sh -c` gets for the script `name`."""
+    return "\n".join(_lines(name)) + "\n"
+
+
 def includes(name: str) -> tuple[str, ...]:
     """The files `name` pulls in with `. ./other.sh`, directly or through another."""
-    text = resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
-    found = [m.group(1) for m in map(_INCLUDE.fullmatch, map(str.strip, text.splitlines()))
-             if m]
+    found = [m.group(1) for m in map(_INCLUDE.fullmatch, map(str.strip, _source(name))) if m]
     return tuple(dict.fromkeys(x for f in found for x in (f, *includes(f))))
 
 
@@ -67,7 +76,7 @@ class Script:
 
     @property
     def text(self) -> str:
-        return "\n".join(_lines(self.name)) + "\n"
+        return text(self.name)
 
     def argv(self, *args: str) -> list[str]:
         return ["sh", "-c", self.text, "sh", *args]
