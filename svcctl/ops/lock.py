@@ -37,11 +37,6 @@ DEFAULT_TTL = 900.0
 DEFAULT_WAIT = 5.0
 CI_VARS = ("SVCCTL_CI_RUN", "GITHUB_RUN_ID", "CI_PIPELINE_ID", "BUILD_ID", "CIRCLE_WORKFLOW_ID")
 
-# What the scripts (svcctl/scripts/lock_*.sh) hand to `sh -c` as its program: tests run it
-# directly, as `sh -c _ACQUIRE sh DIR LOCK TEMPLATE RECORD`
-_ACQUIRE = lock_scripts.ACQUIRE.text
-
-
 @dataclass(frozen=True)
 class LockRecord:
     service: str

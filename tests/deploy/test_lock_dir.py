@@ -8,15 +8,15 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from svcctl.ops.lock import _ACQUIRE
+from svcctl.scripts.lock import ACQUIRE
 
 AS_501 = ["setpriv", "--reuid=501", "--regid=20", "--clear-groups"]
 
 
 def _acquire(directory: Path, prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
     lock = directory / "svc.lock"
-    return subprocess.run([*(prefix or []), "sh", "-c", _ACQUIRE, "sh", str(directory), str(lock),
-                           f"{directory}/.tmp.XXXXXXXXXX", '{"record": 1}'],
+    return subprocess.run([*(prefix or []), "sh", "-c", ACQUIRE.text, "sh", str(directory),
+                           str(lock), f"{directory}/.tmp.XXXXXXXXXX", '{"record": 1}'],
                           capture_output=True, text=True, timeout=30)
 
 
