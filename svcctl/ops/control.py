@@ -19,7 +19,7 @@ from svcctl.model import HostSpec, Inventory, ServiceSpec, Verdict
 from svcctl.ops import gate, lifecycle
 from svcctl.ops.lifecycle import StepFailed, Target
 from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT, DeployLock
-from svcctl.ops.plan import DeployReport, HostDeploy, refusal
+from svcctl.ops.plan import DeployReport, HostDeploy, refusal, refusals
 from svcctl.ops.steps import Interrupt, Progress, Recorder
 from svcctl.render import plist_path_for
 
@@ -41,16 +41,8 @@ def cross_host_gate(inv: Inventory, t: Target, connect: Connect,
     connection (`svcctl.ops.gate`). RefusedError names each host that may run a copy."""
     result = gate.check(inv, t.svc, [t.spec.name], connect, acknowledged)
     if result.blocking:
-        why = []
-        for f in result.blocking:
-            if f.verdict is Verdict.UNREACHABLE:
-                why.append(gate.unreachable_refusal(t.svc, f))
-                continue
-            why.append(refusal(t.svc, [f]))
-            if f.hidden:
-                why.append(lifecycle.hidden_refusal(t.svc, inv.hosts[f.host], f.hidden))
         raise RefusedError(f"{t.svc.name}: refusing to start on {t.spec.name}, nothing "
-                           f"started: {'; '.join(why)}")
+                           f"started: {refusals(t.svc, result.blocking, inv.hosts)}")
     if not result.checked:
         return "no other inventory host"
     clear = [h for h in result.checked if h not in result.acknowledged]

@@ -44,10 +44,10 @@ from svcctl.ops.plan import (
     plan_deploy,
     reboot_note,
     refusal,
+    refusals,
 )
 from svcctl.ops.steps import Interrupt, Progress, Recorder
 from svcctl.render import RenderedPlist, guard_wrapper_path, plist_path_for, render_plist
-from svcctl.scripts.fence import Moved, move_aside
 from svcctl.scripts.files import keep_previous
 from svcctl.scripts.shell import not_a_mac
 
@@ -118,10 +118,8 @@ class _HostRun:
         if here.hidden and here not in bad:
             bad.append(here)  # hidden candidates block whatever the job's state (FACTS 5.2)
         if bad:
-            hidden = [lifecycle.hidden_refusal(svc, self.inv.hosts[f.host], f.hidden)
-                      for f in bad if f.hidden]
             raise RefusedError(f"{svc.name}: refusing to deploy to {spec.name}, nothing "
-                               f"changed: {'; '.join([refusal(svc, bad), *hidden])}")
+                               f"changed: {refusals(svc, bad, self.inv.hosts)}")
         self.loaded = here.job is not None
         state = f"loaded, pid {here.job.pid}" if here.job else "not loaded"
         return (f"uid {want} owns {spec.domain.target}; plist "
@@ -164,12 +162,8 @@ class _HostRun:
 
     def move_aside(self, paths: list[str]) -> str:
         """Plists another domain would load at boot or login go where nothing loads them."""
-        fdir = str(places.fence_dir(self.spec.domain, self.spec.home))
-        moves = tuple((p, f"{fdir}/{fence.fenced_name(self.svc.label, p)}") for p in paths)
-        moved, r = move_aside(self.host, fdir, moves)
-        if moved is Moved.FAILED:
-            raise StepFailed(f"could not move {', '.join(paths)} aside ({r.rc}): {r.tail()}")
-        return "moved aside: " + ", ".join(f"{a} -> {b}" for a, b in moves)
+        moves = fence.aside_moves(self.svc, self.spec, paths)
+        return "moved aside: " + fence.move_plists(self.host, self.spec, moves)
 
     def install_guard(self) -> str:
         """`guard: true`: put svcctl's singleton guard (stdlib only) where the plist runs it."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -81,14 +81,33 @@ def fenced_name(label: str, path: str) -> str:
     return f"{label}.plist@{tag}"
 
 
+def aside_moves(svc: ServiceSpec, spec: HostSpec,
+                paths: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """Pure: where each plist goes in the fenced directory (deploy's move aside too)."""
+    fdir = places.fence_dir(spec.domain, spec.home)
+    return tuple((p, str(fdir / fenced_name(svc.label, p))) for p in paths)
+
+
+def move_plists(host: Host, spec: HostSpec, moves: tuple[tuple[str, str], ...]) -> str:
+    """Move plists (and their `.previous`) into the fenced directory; StepFailed says why."""
+    if not moves:
+        return "no plist to move"
+    fdir = str(places.fence_dir(spec.domain, spec.home))
+    moved, r = fence_scripts.move_aside(host, fdir, moves)
+    if moved is Moved.FAILED:
+        hint = ("; a LaunchDaemon or /Library/LaunchAgents plist needs root "
+                "(`--user root`)") if "ermission" in r.stderr else ""
+        raise StepFailed(f"could not move the plists aside ({r.rc}): {r.tail()}{hint}")
+    return "; ".join(f"{src} -> {dst}" for src, dst in moves)
+
+
 def plan_fence(svc: ServiceSpec, spec: HostSpec, finding: Finding, reason: str,
                bound: float) -> FencePlan:
     """Pure: the steps that fence `svc` on `spec`, from one survey."""
     own = spec.domain.service_target(svc.label)
     bootouts = ([own] if finding.job is not None else []) + \
         [t for t in finding.elsewhere if t != own]
-    fdir = places.fence_dir(spec.domain, spec.home)
-    moves = tuple((p, str(fdir / fenced_name(svc.label, p))) for p in finding.plists)
+    moves = aside_moves(svc, spec, finding.plists)
     record = str(places.fence_record_path(svc.label, spec.domain, spec.home))
     disables = disable_domains(spec)
     steps = [Step("lock", f"take {lock_path(svc.name)}"),
@@ -185,15 +204,7 @@ class _Fence:
 
     def move(self) -> str:
         assert self.plan is not None
-        if not self.plan.moves:
-            return "no plist to move"
-        fdir = str(places.fence_dir(self.spec.domain, self.spec.home))
-        moved, r = fence_scripts.move_aside(self.host, fdir, self.plan.moves)
-        if moved is Moved.FAILED:
-            hint = ("; a LaunchDaemon or /Library/LaunchAgents plist needs root "
-                    "(`--user root`)") if "ermission" in r.stderr else ""
-            raise StepFailed(f"could not move the plists aside ({r.rc}): {r.tail()}{hint}")
-        return "; ".join(f"{src} -> {dst}" for src, dst in self.plan.moves)
+        return move_plists(self.host, self.spec, self.plan.moves)
 
     def record(self) -> str:
         assert self.plan is not None

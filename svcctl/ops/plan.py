@@ -6,7 +6,7 @@ carries it out.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from svcctl import places
@@ -134,6 +134,12 @@ def reboot_note(svc: ServiceSpec, spec: HostSpec) -> tuple[bool, str]:
 
 def expected_uid(spec: HostSpec) -> int:
     return 0 if spec.domain.uid is None else spec.domain.uid
+
+
+def refusals(svc: ServiceSpec, bad: Sequence[Finding], hosts: Mapping[str, HostSpec]) -> str:
+    """`refusal`, plus why hidden candidates block, for a gate that refuses a start."""
+    hidden = [lifecycle.hidden_refusal(svc, hosts[f.host], f.hidden) for f in bad if f.hidden]
+    return "; ".join([refusal(svc, bad), *hidden])
 
 
 def refusal(svc: ServiceSpec, bad: Sequence[Finding]) -> str:
