@@ -7,6 +7,7 @@ import signal
 from collections.abc import Iterable
 
 from .jobs import Domain, Job, decode_status
+from .plists import JobSpec
 from .spawn import DEFAULT_PATH
 
 # macOS strsignal(3) texts, keyed by name: Linux numbers differ for some signals.
@@ -111,69 +112,94 @@ def _properties(job: Job) -> str:
     return " | ".join(props)
 
 
-def render_service(
-    job: Job, minimum_runtime: int, exit_timeout: int, username: str | None, group: str | None
-) -> str:
-    """`launchctl print <service-target>`: one-tab `key = value` lines (FACTS 3.3)."""
-    spec = job.spec
-    dom = job.domain
-    out = [f"{dom.name}/{spec.label} = {{"]
-    out.append(f"\tactive count = {1 if job.pid is not None else 0}")
-    out.append(f"\tpath = {spec.path}")
-    out.append(f"\ttype = {dom.job_type}")
-    out.append(f"\tstate = {job.state}")
-    out.append("")
-    out.append(f"\tprogram = {spec.executable}")
-    out.append("\targuments = {")
+def _state_lines(job: Job) -> list[str]:
+    return [
+        f"\tactive count = {1 if job.pid is not None else 0}",
+        f"\tpath = {job.spec.path}",
+        f"\ttype = {job.domain.job_type}",
+        f"\tstate = {job.state}",
+        "",
+    ]
+
+
+def _program_lines(spec: JobSpec) -> list[str]:
+    out = [f"\tprogram = {spec.executable}", "\targuments = {"]
     out.extend(f"\t\t{arg}" for arg in spec.arguments)
-    out.append("\t}")
-    out.append("")
+    out += ["\t}", ""]
     if spec.working_directory is not None:
-        out.append(f"\tworking directory = {spec.working_directory}")
-        out.append("")
+        out += [f"\tworking directory = {spec.working_directory}", ""]
     if spec.stdout_path is not None:
         out.append(f"\tstdout path = {spec.stdout_path}")
     if spec.stderr_path is not None:
         out.append(f"\tstderr path = {spec.stderr_path}")
-    out.append("\tdefault environment = {")
-    out.append(f"\t\tPATH => {DEFAULT_PATH}")
-    out.append("\t}")
-    out.append("")
-    out.append("\tenvironment = {")
+    return out
+
+
+def _environment_lines(spec: JobSpec) -> list[str]:
+    # XPC_SERVICE_NAME is always in the job's environment (FACTS 3.4)
     env = dict(spec.environment)
     env["XPC_SERVICE_NAME"] = spec.label
+    out = ["\tdefault environment = {", f"\t\tPATH => {DEFAULT_PATH}", "\t}", ""]
+    out.append("\tenvironment = {")
     out.extend(f"\t\t{key} => {value}" for key, value in env.items())
-    out.append("\t}")
-    out.append("")
-    out.append(f"\tdomain = {domain_label(dom)}")
+    out += ["\t}", ""]
+    return out
+
+
+def _identity_lines(dom: Domain, username: str | None, group: str | None) -> list[str]:
+    out = [f"\tdomain = {domain_label(dom)}"]
     if dom.asid is not None:
         out.append(f"\tasid = {dom.asid}")
     if username is not None:
         out.append(f"\tusername = {username}")
     if group is not None:
         out.append(f"\tgroup = {group}")
-    out.append(f"\tminimum runtime = {minimum_runtime}")
-    out.append(f"\texit timeout = {exit_timeout}")
-    out.append(f"\truns = {job.runs}")
+    return out
+
+
+def _last_exit_line(raw: int | None) -> str:
+    """`last exit code` as decoded by list, or the signal's text (FACTS 3.3)."""
+    if raw is None:
+        return "\tlast exit code = (never exited)"
+    if os.WIFSIGNALED(raw):
+        return f"\tlast terminating signal = {signal_text(os.WTERMSIG(raw))}"
+    return f"\tlast exit code = {decode_status(raw)}"
+
+
+def _run_lines(job: Job) -> list[str]:
+    out = [f"\truns = {job.runs}"]
     if job.pid is not None:
         out.append(f"\tpid = {job.pid}")
         out.append(f"\timmediate reason = {job.immediate_reason or 'speculative'}")
     if job.successive_crashes:
         out.append(f"\tsuccessive crashes = {job.successive_crashes}")
-    raw = job.last_status
-    if raw is None:
-        out.append("\tlast exit code = (never exited)")
-    elif os.WIFSIGNALED(raw):
-        out.append(f"\tlast terminating signal = {signal_text(os.WTERMSIG(raw))}")
-    else:
-        out.append(f"\tlast exit code = {decode_status(raw)}")
-    out.append("")
-    out.append("\tspawn type = daemon (3)")
+    out += [_last_exit_line(job.last_status), ""]
+    return out
+
+
+def _spawn_lines(job: Job) -> list[str]:
+    out = ["\tspawn type = daemon (3)"]
     if job.runs:
         out.append(f"\tjob state = {'running' if job.pid is not None else 'exited'}")
     out.append("")
     props = _properties(job)
     out.append(f"\tproperties = {props}" if props else "\tproperties =")
+    return out
+
+
+def render_service(
+    job: Job, minimum_runtime: int, exit_timeout: int, username: str | None, group: str | None
+) -> str:
+    """`launchctl print <service-target>`: one-tab `key = value` lines (FACTS 3.3)."""
+    out = [f"{job.domain.name}/{job.spec.label} = {{"]
+    out += _state_lines(job)
+    out += _program_lines(job.spec)
+    out += _environment_lines(job.spec)
+    out += _identity_lines(job.domain, username, group)
+    out.append(f"\tminimum runtime = {minimum_runtime}")
+    out.append(f"\texit timeout = {exit_timeout}")
+    out += _run_lines(job)
+    out += _spawn_lines(job)
     out.append("}")
     return "\n".join(out) + "\n"
 
