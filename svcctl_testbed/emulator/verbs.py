@@ -94,37 +94,34 @@ def _bootout_fail(code: int, hint: bool) -> LaunchctlError:
     return LaunchctlError(code, f"{text}\n{ROOT_HINT}" if hint else text)
 
 
-def bootout(mgr: Manager, req: Request, args: list[str]) -> Reply:
-    wait = bool(args) and args[0] == "--wait"
-    if wait:
-        args = args[1:]
-    if not args:
+def _bootout_service(
+    mgr: Manager, req: Request, domain: Domain, label: str, args: list[str], wait: bool
+) -> Reply:
+    """The service-target form: one job, removed asynchronously (FACTS 2.2)."""
+    if len(args) != 1:
         raise usage_error("bootout")
-    target = _domain_target(args, "bootout")
-    domain = resolve_domain(mgr, target, req)
-    if target.name is not None:
-        if len(args) != 1:
-            raise usage_error("bootout")
-        if not may_modify(req.uid, domain):
-            raise _bootout_fail(EPERM, hint=False)
-        job = domain.jobs.get(target.name)
-        if job is None:
-            raise _bootout_fail(ESRCH, hint=False)  # service-target form (FACTS 2.2)
-        mgr.remove(job)  # asynchronous: returns at once (FACTS 2.2)
-        still_there = domain.jobs.get(job.label) is job
-        return Reply(wait_for=job if wait and still_there else None)
-    if wait:
-        raise usage_error("bootout")  # --wait: "Only applicable to a single service target."
     if not may_modify(req.uid, domain):
-        raise _bootout_fail(EIO, hint=True)
-    if len(args) == 1:
-        if domain.kind == "system":
-            raise _bootout_fail(NO_SUPPORT, hint=False)
-        for job in list(domain.jobs.values()):
-            mgr.remove(job)
-        return Reply()
+        raise _bootout_fail(EPERM, hint=False)
+    job = domain.jobs.get(label)
+    if job is None:
+        raise _bootout_fail(ESRCH, hint=False)  # service-target form (FACTS 2.2)
+    mgr.remove(job)  # asynchronous: returns at once (FACTS 2.2)
+    still_there = domain.jobs.get(job.label) is job
+    return Reply(wait_for=job if wait and still_there else None)
+
+
+def _bootout_domain(mgr: Manager, domain: Domain) -> None:
+    """The bare domain form: every job goes, except that the system domain refuses."""
+    if domain.kind == "system":
+        raise _bootout_fail(NO_SUPPORT, hint=False)
+    for job in list(domain.jobs.values()):
+        mgr.remove(job)
+
+
+def _bootout_paths(mgr: Manager, domain: Domain, paths: list[Path]) -> None:
+    """The path form: every loaded plist's job goes, even when another path fails."""
     failed = False
-    for path in expand_paths(args[1:], req.cwd):
+    for path in paths:
         try:
             label = parse_spec(read_plist(path), str(path)).label
         except PlistProblem:
@@ -138,6 +135,26 @@ def bootout(mgr: Manager, req: Request, args: list[str]) -> Reply:
     if failed:
         # path form, not loaded: 5 plus the hint, even for root (FACTS 2.2)
         raise _bootout_fail(EIO, hint=True)
+
+
+def bootout(mgr: Manager, req: Request, args: list[str]) -> Reply:
+    wait = bool(args) and args[0] == "--wait"
+    if wait:
+        args = args[1:]
+    if not args:
+        raise usage_error("bootout")
+    target = _domain_target(args, "bootout")
+    domain = resolve_domain(mgr, target, req)
+    if target.name is not None:
+        return _bootout_service(mgr, req, domain, target.name, args, wait)
+    if wait:
+        raise usage_error("bootout")  # --wait: "Only applicable to a single service target."
+    if not may_modify(req.uid, domain):
+        raise _bootout_fail(EIO, hint=True)
+    if len(args) == 1:
+        _bootout_domain(mgr, domain)
+    else:
+        _bootout_paths(mgr, domain, expand_paths(args[1:], req.cwd))
     return Reply()
 
 
