@@ -45,21 +45,23 @@ class Config:
         return self.root / "overrides"
 
 
-def load_config(root: Path, passwd: Path, group: Path, library: Path) -> Config:
-    """Read `<root>/emulator.json`; a missing file, key or bad value means the default."""
-    raw: dict[str, object] = {}
-    path = root / "emulator.json"
+def _read_raw(path: Path) -> dict[str, object]:
+    """The JSON object in `path`; {} when it is missing, unreadable or not an object."""
     try:
         loaded = json.loads(path.read_text())
-        if isinstance(loaded, dict):
-            raw = loaded
-        else:
-            log.warning("%s: not a JSON object, using defaults", path)
     except FileNotFoundError:
-        pass
+        return {}
     except (OSError, ValueError) as exc:
         log.warning("%s: unreadable (%s), using defaults", path, exc)
-    defaults = Config(root=root)
+        return {}
+    if not isinstance(loaded, dict):
+        log.warning("%s: not a JSON object, using defaults", path)
+        return {}
+    return loaded
+
+
+def _chosen_values(raw: dict[str, object]) -> dict[str, object]:
+    """The FACTS alternatives that `raw` picks; a value not among them is warned about."""
     kwargs: dict[str, object] = {}
     for key, choices in _CHOICES.items():
         if key in raw:
@@ -67,6 +69,12 @@ def load_config(root: Path, passwd: Path, group: Path, library: Path) -> Config:
                 kwargs[key] = raw[key]
             else:
                 log.warning("emulator.json: %s=%r not in %r, using default", key, raw[key], choices)
+    return kwargs
+
+
+def _tuning_values(raw: dict[str, object]) -> dict[str, object]:
+    """Timings and console logins from `raw`; a value of the wrong type or sign is dropped."""
+    kwargs: dict[str, object] = {}
     for key in ("exit_timeout", "throttle_interval"):
         value = raw.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
@@ -77,6 +85,14 @@ def load_config(root: Path, passwd: Path, group: Path, library: Path) -> Config:
     uids = raw.get("console_uids", [])
     if isinstance(uids, list) and all(isinstance(u, int) for u in uids):
         kwargs["console_uids"] = tuple(uids)
+    return kwargs
+
+
+def load_config(root: Path, passwd: Path, group: Path, library: Path) -> Config:
+    """Read `<root>/emulator.json`; a missing file, key or bad value means the default."""
+    raw = _read_raw(root / "emulator.json")
+    defaults = Config(root=root)
+    kwargs = _chosen_values(raw) | _tuning_values(raw)
     cfg = Config(
         root=root,
         passwd=passwd,
