@@ -8,7 +8,7 @@ import os
 import signal
 from dataclasses import dataclass
 
-from .accounts import Accounts
+from .accounts import Account, Accounts
 from .codes import EX_CONFIG
 from .jobs import Domain
 from .plists import JobSpec
@@ -34,28 +34,38 @@ class SpawnPlan:
     error: str | None = None  # credentials could not be resolved: fail at spawn
 
 
-def plan_spawn(spec: JobSpec, domain: Domain, accounts: Accounts) -> SpawnPlan:
-    """Decide who, where and with what environment the job runs; pure except for lookups."""
-    account = None
-    error = None
-    gid = 0
+def _account(
+    spec: JobSpec, domain: Domain, accounts: Accounts
+) -> tuple[Account | None, str | None]:
+    """Whom the job runs as (None: root), and why that cannot be resolved, if it cannot."""
     if domain.kind != "system":
         account = accounts.by_uid(domain.uid)  # agents run as the domain's uid
         if account is None:
-            error = f"uid {domain.uid} not in passwd"
-    elif spec.user_name is not None:
-        # UserName/GroupName only apply in the system domain (FACTS 4)
-        account = accounts.by_name(spec.user_name)
-        if account is None:
-            error = f"UserName {spec.user_name!r} does not exist"
-    if account is not None:
-        gid = account.gid
-    if spec.group_name is not None and domain.kind == "system":
-        group_gid = accounts.group_gid(spec.group_name)
-        if group_gid is None:
-            error = f"GroupName {spec.group_name!r} does not exist"
-        else:
-            gid = group_gid
+            return None, f"uid {domain.uid} not in passwd"
+        return account, None
+    if spec.user_name is None:
+        return None, None
+    # UserName/GroupName only apply in the system domain (FACTS 4)
+    account = accounts.by_name(spec.user_name)
+    if account is None:
+        return None, f"UserName {spec.user_name!r} does not exist"
+    return account, None
+
+
+def _primary_gid(
+    spec: JobSpec, domain: Domain, accounts: Accounts, account: Account | None
+) -> tuple[int, str | None]:
+    """GroupName's gid in the system domain, else the account's; and a lookup failure."""
+    gid = account.gid if account is not None else 0
+    if spec.group_name is None or domain.kind != "system":
+        return gid, None
+    group_gid = accounts.group_gid(spec.group_name)
+    if group_gid is None:
+        return gid, f"GroupName {spec.group_name!r} does not exist"
+    return group_gid, None
+
+
+def _environment(spec: JobSpec, account: Account | None) -> dict[str, str]:
     env: dict[str, str] = {}
     if account is not None:
         env.update(
@@ -68,11 +78,22 @@ def plan_spawn(spec: JobSpec, domain: Domain, accounts: Accounts) -> SpawnPlan:
     env["PATH"] = DEFAULT_PATH
     env.update(dict(spec.environment))
     env["XPC_SERVICE_NAME"] = spec.label  # always set (FACTS 3.4)
-    groups: tuple[int, ...] = ()
-    if account is not None:
-        groups = tuple(accounts.supplementary_gids(account))
-        if gid not in groups:
-            groups = (gid, *groups)
+    return env
+
+
+def _groups(accounts: Accounts, account: Account | None, gid: int) -> tuple[int, ...]:
+    """The supplementary groups, led by the primary gid when they lack it; none for root."""
+    if account is None:
+        return ()
+    groups = tuple(accounts.supplementary_gids(account))
+    return groups if gid in groups else (gid, *groups)
+
+
+def plan_spawn(spec: JobSpec, domain: Domain, accounts: Accounts) -> SpawnPlan:
+    """Decide who, where and with what environment the job runs; pure except for lookups."""
+    account, account_error = _account(spec, domain, accounts)
+    gid, group_error = _primary_gid(spec, domain, accounts, account)
+    env = _environment(spec, account)
     return SpawnPlan(
         argv0=spec.executable,
         args=spec.arguments,
@@ -80,11 +101,11 @@ def plan_spawn(spec: JobSpec, domain: Domain, accounts: Accounts) -> SpawnPlan:
         cwd=spec.working_directory or "/",
         uid=account.uid if account is not None else None,
         gid=gid,
-        groups=groups,
+        groups=_groups(accounts, account, gid),
         stdout=spec.stdout_path,
         stderr=spec.stderr_path,
         umask=spec.umask,
-        error=error,
+        error=group_error if group_error is not None else account_error,
     )
 
 
