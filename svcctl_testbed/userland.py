@@ -192,6 +192,56 @@ _NO_CLT = (
 )
 
 
+def _write_emulator_clients(bin_: Path, interpreter: str) -> None:
+    _write(bin_ / "launchctl", _script(interpreter, EMULATOR_SRC / "client.py"), 0o755)
+    # ps, pgrep, pkill and lsof (cwd only): one shim that answers to its name. It imports
+    # emulator/ps.py from the host's copy of the emulator, whose bytecode provision.py
+    # compiled: it runs on every ps call (audit, deploy, adopt), and compiling its source
+    # each time doubled that.
+    launcher = (f"#!{interpreter} -ESs\n"
+                f"import sys\nsys.path.append({LIB_IN_HOST!r})\n"
+                "from ps import main\n"
+                "try:\n    sys.exit(main())\nexcept KeyboardInterrupt:\n    sys.exit(130)\n")
+    for name in ("ps", "pgrep", "pkill", "lsof"):
+        _write(bin_ / name, launcher, 0o755)
+
+
+def _install_python3(top: Path, mac_python: MacPython | None, command_line_tools: bool) -> None:
+    """/usr/bin/python3: the CLT's 3.9, or the install prompt of a Mac without them (FACTS 5.4);
+    with neither, the machine's own python3 shows through."""
+    usr = top / "usr"
+    if not command_line_tools:
+        _write(usr / "bin" / "python3", _NO_CLT, 0o755)
+        return
+    if mac_python is None:
+        return
+    _symlink(usr / "bin" / "python3", f"{CLT_PREFIX}/bin/python3.9")
+    if mac_python.libpython is not None:
+        # the binary's RUNPATH names its install (unreachable in the host): the loader
+        # falls back to the system library directory
+        multiarch = getattr(sys.implementation, "_multiarch", "x86_64-linux-gnu")
+        _symlink(usr / "lib" / multiarch / mac_python.libpython.name,
+                 f"{CLT_PREFIX}/lib/{mac_python.libpython.name}")
+    (top / "python-prefix").write_text(str(mac_python.prefix) + "\n")
+
+
+def _install_bsd_wrappers(usr: Path) -> None:
+    """Each BSD tool in _REFUSED or _NO_LONG becomes a wrapper in bin over a copy of the
+    machine's GNU tool in libexec/gnu; tools the machine lacks are left out."""
+    gnu = usr / "libexec" / "gnu"
+    gnu.mkdir(parents=True)
+    wrappers = dict(_REFUSED)
+    for tool in _NO_LONG:
+        wrappers.setdefault(tool, ("", f"usage: {tool} ...", 64 if tool in _MOVERS_EX_USAGE
+                                   else 1))
+    for tool, (letters, usage, code) in wrappers.items():
+        real = Path("/usr/bin", tool)
+        if not real.is_file():
+            continue
+        shutil.copy2(real, gnu / tool)
+        _write(usr / "bin" / tool, _wrapper(tool, letters, usage, code), 0o755)
+
+
 def build_userland(hostdir_root: Path, interpreter: str, mac_python: MacPython | None, *,
                    command_line_tools: bool = True) -> Path:
     """(Re)create HOSTDIR/macos/usr, the layer setup.sh lays over /usr; return its path.
@@ -204,44 +254,13 @@ def build_userland(hostdir_root: Path, interpreter: str, mac_python: MacPython |
     usr = top / "usr"
     bin_ = usr / "bin"
     bin_.mkdir(parents=True)
-    _write(bin_ / "launchctl", _script(interpreter, EMULATOR_SRC / "client.py"), 0o755)
-    # ps, pgrep, pkill and lsof (cwd only): one shim that answers to its name. It imports
-    # emulator/ps.py from the host's copy of the emulator, whose bytecode provision.py
-    # compiled: it runs on every ps call (audit, deploy, adopt), and compiling its source
-    # each time doubled that.
-    launcher = (f"#!{interpreter} -ESs\n"
-                f"import sys\nsys.path.append({LIB_IN_HOST!r})\n"
-                "from ps import main\n"
-                "try:\n    sys.exit(main())\nexcept KeyboardInterrupt:\n    sys.exit(130)\n")
-    for name in ("ps", "pgrep", "pkill", "lsof"):
-        _write(bin_ / name, launcher, 0o755)
+    _write_emulator_clients(bin_, interpreter)
     _symlink(bin_ / "sh", "bash")  # bash as sh runs in POSIX mode, like a Mac's /bin/sh
-    if not command_line_tools:
-        _write(bin_ / "python3", _NO_CLT, 0o755)
-    elif mac_python is not None:
-        _symlink(bin_ / "python3", f"{CLT_PREFIX}/bin/python3.9")
-        if mac_python.libpython is not None:
-            # the binary's RUNPATH names its install (unreachable in the host): the loader
-            # falls back to the system library directory
-            multiarch = getattr(sys.implementation, "_multiarch", "x86_64-linux-gnu")
-            _symlink(usr / "lib" / multiarch / mac_python.libpython.name,
-                     f"{CLT_PREFIX}/lib/{mac_python.libpython.name}")
-        (top / "python-prefix").write_text(str(mac_python.prefix) + "\n")
+    _install_python3(top, mac_python, command_line_tools)
     for tool in ABSENT:
         if Path("/usr/bin", tool).exists():
             _whiteout(bin_ / tool)
-    gnu = usr / "libexec" / "gnu"
-    gnu.mkdir(parents=True)
-    wrappers = dict(_REFUSED)
-    for tool in _NO_LONG:
-        wrappers.setdefault(tool, ("", f"usage: {tool} ...", 64 if tool in _MOVERS_EX_USAGE
-                                   else 1))
-    for tool, (letters, usage, code) in wrappers.items():
-        real = Path("/usr/bin", tool)
-        if not real.is_file():
-            continue
-        shutil.copy2(real, gnu / tool)
-        _write(bin_ / tool, _wrapper(tool, letters, usage, code), 0o755)
+    _install_bsd_wrappers(usr)
     return usr
 
 
