@@ -13,8 +13,8 @@ from svcctl.cli import common
 from svcctl.errors import BadInputError
 
 if TYPE_CHECKING:
+    from svcctl.assess.drift import DiffReport, HostDiff
     from svcctl.model import Inventory, ServiceSpec
-    from svcctl.ops.diff import DiffReport, HostDiff
 
 DIFF_SCHEMA = "svcctl.diff/1"
 
@@ -107,7 +107,7 @@ def _installed_state(h: HostDiff) -> str:
 
 
 def _cell(value: Any) -> str:
-    from svcctl.ops.diff import UNKNOWN
+    from svcctl.assess.drift import UNKNOWN
 
     if value is UNKNOWN:
         return "?"
@@ -148,13 +148,13 @@ def diff_text(report: DiffReport) -> str:
 
 
 def _json_value(value: Any) -> Any:
-    from svcctl.ops.diff import UNKNOWN
+    from svcctl.assess.drift import UNKNOWN
 
     return None if value is UNKNOWN else value
 
 
 def diff_json(report: DiffReport) -> str:
-    from svcctl.ops.diff import UNKNOWN
+    from svcctl.assess.drift import UNKNOWN
 
     doc = {
         "schema": DIFF_SCHEMA,
