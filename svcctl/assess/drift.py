@@ -19,12 +19,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from svcctl.assess.exits import NOT_LOADED
+from svcctl.assess.exits import NOT_LOADED, Output
 from svcctl.errors import ParseError
 from svcctl.launchd import parse_print
 from svcctl.model import HostSpec, JobState
-
-Output = tuple[int, str, str]  # one probe command's exit status, stdout and stderr
 
 R_I, R_L, I_L = "rendered/installed", "rendered/loaded", "installed/loaded"
 PATH, PROGRAM = "path", "program"  # not plist keys: where the job was loaded from, what it runs

@@ -1,4 +1,4 @@
-"""What exit statuses in a probe say, beyond the command itself (pure).
+"""A probe command's output, and what exit statuses in it say beyond the command (pure).
 
 A command the shell cannot find exits 127. `launchctl` is on every Mac, so a host where
 the shell cannot find it is not a Mac at all: the inventory or ssh_config reaches some
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+
+Output = tuple[int, str, str]  # one probe command's exit status, stdout and stderr
 
 NOT_LOADED = frozenset({112, 113})  # no such domain / no such service (FACTS 2.7)
 

@@ -12,15 +12,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from svcctl import places
-from svcctl.assess.exits import NOT_LOADED, not_a_mac
+from svcctl.assess.exits import NOT_LOADED, Output, not_a_mac
 from svcctl.assess.holder import apply_guard_holder
 from svcctl.assess.placement import judge_places, parse_places
 from svcctl.errors import ParseError
 from svcctl.launchd import parse_print, parse_print_domain
 from svcctl.model import Domain, Finding, HostSpec, JobState, ServiceSpec, Verdict
 from svcctl.procs import Probe, classify_service, parse_probe
-
-Output = tuple[int, str, str]  # one probe command's exit status, stdout and stderr
 
 
 @dataclass(frozen=True)

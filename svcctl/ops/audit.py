@@ -15,9 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from svcctl import places
+from svcctl.assess.exits import Output
 from svcctl.assess.placement import judge_places as judge_places  # noqa: PLC0414  (re-exported)
 from svcctl.assess.placement import parse_places as parse_places  # noqa: PLC0414  (re-exported)
-from svcctl.assess.service import Output, ProbeOutputs, ServiceOutputs, assess_host
+from svcctl.assess.service import ProbeOutputs, ServiceOutputs, assess_host
 from svcctl.errors import HostError, ParseError
 from svcctl.host.base import Host
 from svcctl.launchd import build_batch, print_argv, split_batch

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+from svcctl.assess.exits import Output
 from svcctl.assess.service import (
-    Output,
     ProbeOutputs,
     ServiceOutputs,
     assess_host,
