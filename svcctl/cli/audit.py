@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
 from svcctl.cli import common
-
-if TYPE_CHECKING:
-    pass
 
 AUDIT_HELP = """Show, for every service on every host, launchd's instance and every stray.
 
