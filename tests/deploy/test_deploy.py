@@ -147,7 +147,9 @@ def test_sigint_before_any_change_changes_nothing(service: Service) -> None:
 def test_lost_connection_mid_deploy_next_run_proceeds_safely(service: Service) -> None:
     assert deploy(service)[0] == 0
     service.write_inventory("v2", stay_up=4)
-    proc = service.spawn("deploy", service.name, "--lock-ttl", "8")
+    # the lease must outlive the next deploy and the audit below, two whole svcctl runs:
+    # 8 s did not under load (parallel workers), and the wait for expiry ends at expiry
+    proc = service.spawn("deploy", service.name, "--lock-ttl", "20")
     wait_line(proc, " start ")
     proc.kill()  # the deploying machine is gone: no rollback, no unlock
     proc.communicate()
