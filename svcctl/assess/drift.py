@@ -175,8 +175,10 @@ def file_drift(a: Mapping[str, Any], b: Mapping[str, Any]) -> Iterator[str]:
 
 
 def job_drift(plist: Mapping[str, Any], job: JobState, path: str) -> Iterator[str]:
-    """The keys where the loaded job differs from `plist`, on what launchctl print shows."""
-    args = list(plist.get("ProgramArguments") or [])
+    """The keys where the loaded job differs from `plist`, on what launchctl print shows.
+    The installed file is anyone's: a value of the wrong type is drift, never a crash."""
+    raw = plist.get("ProgramArguments")
+    args = list(raw) if isinstance(raw, list) else []
     program = plist.get("Program") or (args[0] if args else None)
     if job.path is not None and job.path != path:
         yield PATH
@@ -185,7 +187,11 @@ def job_drift(plist: Mapping[str, Any], job: JobState, path: str) -> Iterator[st
     if job.arguments and list(job.arguments) != args:
         yield "ProgramArguments"
     if job.source == "print":  # launchctl list shows no environment
-        for key, value in dict(plist.get("EnvironmentVariables") or {}).items():
+        env = plist.get("EnvironmentVariables")
+        if env is not None and not isinstance(env, Mapping):
+            yield "EnvironmentVariables"  # not a dictionary: launchd would refuse the file
+            return
+        for key, value in (env or {}).items():
             if job.environment.get(key) != value:
                 yield f"EnvironmentVariables.{key}"
 

@@ -120,3 +120,13 @@ def test_assess_drift_reads_cat_and_print() -> None:
     for text in ("<plist><dict>", plistlib.dumps([1]).decode()):
         d = assess_drift(HOST, RENDERED, PATH_, (0, text, ""), (0, PRINTED, ""))
         assert d.installed == "unreadable" and d.rows == ()
+
+
+def test_an_installed_file_of_the_wrong_shape_is_drift_not_a_crash() -> None:
+    """The installed file is anyone's to edit: a string where launchd wants a dictionary or
+    an array is reported as a difference, never a traceback."""
+    odd = {**RENDERED, "EnvironmentVariables": "MODE=live", "ProgramArguments": "/bin/bash"}
+    rows = {r.key: r for r in compare(RENDERED, odd, JOB, PATH_)}
+    assert rows["EnvironmentVariables"].installed == "MODE=live"
+    assert I_L in rows["EnvironmentVariables"].differ
+    assert rows["ProgramArguments"].installed == "/bin/bash"
