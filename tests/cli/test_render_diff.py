@@ -11,25 +11,25 @@ from typing import Any
 import pytest
 
 from svcctl.host.quote import quote
-from tests.service_kit import HOME, Kit, Svc, new_service, svcctl
-from tests.testbed.jobs import SESSION_TYPES, launchctl
+from tests.service_kit import HOME, Service, Site, svcctl
+from tests.testbed.jobs import SESSION_TYPES
 
 pytestmark = pytest.mark.testbed
 
 
-def _entry(svc: Svc) -> dict[str, Any]:
+def _entry(svc: Service) -> dict[str, Any]:
     return svc.entry(["tesseract", "backup"], environment={"MODE": "paper"},
                      working_directory=svc.dir, run_at_load=True)
 
 
-def _render(inv: Path, svc: Svc, *args: str) -> bytes:
+def _render(inv: Path, svc: Service, *args: str) -> bytes:
     proc = svcctl("render", svc.name, "-i", str(inv), *args)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     return proc.stdout.encode()
 
 
-def _diff(inv: Path, svc: Svc, *args: str) -> tuple[int, dict[str, Any]]:
+def _diff(inv: Path, svc: Service, *args: str) -> tuple[int, dict[str, Any]]:
     proc = svcctl("diff", svc.name, "-i", str(inv), "--json", *args)
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
     doc: dict[str, Any] = json.loads(proc.stdout)
@@ -37,8 +37,8 @@ def _diff(inv: Path, svc: Svc, *args: str) -> tuple[int, dict[str, Any]]:
     return proc.returncode, doc
 
 
-def test_render_prints_the_plist_to_upload(kit: Kit) -> None:
-    svc = new_service()
+def test_render_prints_the_plist_to_upload(kit: Site) -> None:
+    svc = kit.service()
     inv = kit.inventory({svc.name: _entry(svc)})
     data = _render(inv, svc)
     job = plistlib.loads(data)
@@ -50,8 +50,8 @@ def test_render_prints_the_plist_to_upload(kit: Kit) -> None:
     assert _render(inv, svc, "--host", "backup") == data
 
 
-def test_render_bad_input_is_one_line_and_exit_2(kit: Kit) -> None:
-    svc = new_service()
+def test_render_bad_input_is_one_line_and_exit_2(kit: Site) -> None:
+    svc = kit.service()
     inv = kit.inventory({svc.name: _entry(svc)})
     system = kit.inventory(
         {svc.name: {**_entry(svc), "user_name": "ops"}}, name="daemon.yaml",
@@ -73,8 +73,8 @@ def test_render_bad_input_is_one_line_and_exit_2(kit: Kit) -> None:
         assert message in proc.stderr, (args, proc.stderr)
 
 
-def test_diff_through_install_bootstrap_and_edits(kit: Kit) -> None:
-    svc = new_service()
+def test_diff_through_install_bootstrap_and_edits(kit: Site) -> None:
+    svc = kit.service()
     inv = kit.inventory({svc.name: _entry(svc)})
     path = svc.plist
 
@@ -118,7 +118,7 @@ def test_diff_through_install_bootstrap_and_edits(kit: Kit) -> None:
                      r"rendered/installed, installed/loaded", text), text
 
     # 4. the edited file re-bootstrapped: file and job agree, both differ from the render
-    launchctl(kit.hosts, "tesseract", "bootout", f"user/501/{svc.label}")
+    kit.sh("tesseract", f"launchctl bootout user/501/{svc.label}", check=False)
     kit.bootstrap("tesseract", svc)
     rc, doc = _diff(inv, svc, "--host", "tesseract")
     [row] = doc["hosts"][0]["differences"]
@@ -136,8 +136,8 @@ def test_diff_through_install_bootstrap_and_edits(kit: Kit) -> None:
     assert rows["ProgramArguments"]["loaded"] == ["/usr/bin/python3", svc.script]
 
 
-def test_diff_loaded_but_file_removed_and_unreadable_file(kit: Kit) -> None:
-    svc = new_service()
+def test_diff_loaded_but_file_removed_and_unreadable_file(kit: Site) -> None:
+    svc = kit.service()
     inv = kit.inventory({svc.name: _entry(svc)})
     kit.install_program("tesseract", svc)
     kit.install_plist("tesseract", svc, _render(inv, svc))
@@ -149,7 +149,7 @@ def test_diff_loaded_but_file_removed_and_unreadable_file(kit: Kit) -> None:
     assert (rc, h["installed"], h["loaded"]) == (1, "missing", True)
     assert h["differences"] == []  # launchd still holds the rendered job: only the file is gone
 
-    kit.hosts.put("tesseract", svc.plist, "<plist><dict><key>Label</key>")
+    kit.put("tesseract", svc.plist, "<plist><dict><key>Label</key>")
     rc, doc = _diff(inv, svc, "--host", "tesseract")
     [h] = doc["hosts"]
     assert (rc, h["installed"]) == (1, "unreadable")

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable, Iterator
 
 from tests.conftest import Hosts
-from tests.deploy.site import SAMPLER_PY, Sampler, Service
+from tests.service_kit import SAMPLER_PY, Sampler, Service
 
 SSH_TIMEOUT = 30.0
 

@@ -23,7 +23,7 @@ from svcctl.model import Domain, DomainKind, Finding, HostSpec, ServiceSpec, Ver
 from svcctl.ops.adopt import plan_adopt
 from tests.conftest import Hosts
 from tests.deploy.conftest import _make
-from tests.deploy.site import Service, Site
+from tests.service_kit import Service, Site
 from tests.wait import wait_until
 
 pytestmark = pytest.mark.testbed

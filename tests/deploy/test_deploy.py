@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.deploy.site import Sampler, Service, Site, wait_line
+from tests.service_kit import Sampler, Service, Site, wait_line
 
 pytestmark = pytest.mark.testbed
 

@@ -21,7 +21,7 @@ import yaml
 from svcctl.host.quote import quote
 from tests.conftest import Hosts
 from tests.deploy.reboot import FleetSampler, headless_after, reboot
-from tests.deploy.site import Service, Site
+from tests.service_kit import SERVICE_PY, Service, Site
 
 pytestmark = pytest.mark.testbed
 BOTH = ("tesseract", "backup")
@@ -73,19 +73,13 @@ def _reboot_all_and_check(hosts: Hosts, svc: Service, *, expect: dict[str, int])
 def user_service(testbed: Site, tmp_path: Path, hosts: Hosts) -> Iterator[Service]:
     svc = Service(testbed, f"fen{abs(hash(tmp_path)) % 10**8}", tmp_path, ["tesseract"])
     for h in BOTH:
-        testbed.put(h, svc.script, _service_py())
+        testbed.put(h, svc.script, SERVICE_PY)
     svc.write_inventory()
     with headless_after(hosts):
         yield svc
     svc.cleanup()
     for h in BOTH:
         testbed.sh(h, f"launchctl enable user/501/{svc.label}", check=False)
-
-
-def _service_py() -> str:
-    from tests.deploy.site import SERVICE_PY
-
-    return SERVICE_PY
 
 
 def test_a_planned_move_fences_the_old_host_and_no_reboot_starts_it_there(
@@ -265,7 +259,7 @@ def test_an_unreachable_old_host_blocks_the_move_until_stated_fenced(
 def daemon(testbed: Site, tmp_path: Path, hosts: Hosts) -> Iterator[Service]:
     svc = Service(testbed, f"fdm{abs(hash(tmp_path)) % 10**8}", tmp_path, ["tesseract"])
     for h in BOTH:
-        testbed.put(h, svc.script, _service_py())
+        testbed.put(h, svc.script, SERVICE_PY)
     _write_system_inventory(svc)
     with headless_after(hosts):
         yield svc

@@ -12,7 +12,7 @@ import plistlib
 
 import pytest
 
-from tests.deploy.site import Service, Site
+from tests.service_kit import Service, Site
 from tests.wait import wait_until
 
 pytestmark = pytest.mark.testbed

@@ -23,7 +23,7 @@ from svcctl.host.quote import join
 from svcctl.host.ssh import SSHHost, SSHTarget
 from svcctl.ops.lock import LOCK_DIR, DeployLock, new_record
 from tests.conftest import Hosts
-from tests.deploy.site import Service, Site
+from tests.service_kit import Service, Site
 from tests.testbed.jobs import SERVICE_PY
 
 pytestmark = pytest.mark.testbed

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.deploy.site import SERVICE_PY, Service, Site
+from tests.service_kit import SERVICE_PY, Service, Site
 from tests.testbed.jobs import detached
 
 

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tests.deploy.site import ROOT, Service, wait_line
+from tests.service_kit import ROOT, Service, wait_line
 from tests.wait import wait_until
 
 pytestmark = pytest.mark.testbed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.deploy.site import Service
+from tests.service_kit import Service
 
 pytestmark = pytest.mark.testbed
 

@@ -15,7 +15,7 @@ import pytest
 from svcctl.host.ssh import SSHHost, SSHTarget
 from svcctl.ops.kill import Kill, signal_checked
 from svcctl.procs import parse_ps, ps_argv
-from tests.deploy.site import Service, Site
+from tests.service_kit import Service, Site
 from tests.testbed.jobs import detached
 from tests.wait import wait_until
 

@@ -20,7 +20,7 @@ import yaml
 
 from tests.conftest import Hosts
 from tests.deploy.reboot import FleetSampler, ensure_headless, headless_after, reboot
-from tests.deploy.site import SERVICE_PY, Service, Site
+from tests.service_kit import SERVICE_PY, Service, Site
 from tests.testbed.jobs import detached
 
 pytestmark = pytest.mark.testbed

@@ -15,7 +15,7 @@ import pytest
 
 from svcctl.host.quote import quote
 from tests.conftest import Hosts
-from tests.service_kit import HOME, Kit, audit_json, finding, new_service, svcctl
+from tests.service_kit import HOME, Site, audit_json, finding, svcctl
 from tests.testbed.jobs import AGENTS
 from tests.wait import wait_until
 
@@ -33,8 +33,8 @@ def _by_pid(f: dict[str, Any]) -> dict[int, dict[str, Any]]:
     return {i["pid"]: i for i in f["instances"]}
 
 
-def test_launchd_instance_alone_is_ok(kit: Kit) -> None:
-    svc = new_service()
+def test_launchd_instance_alone_is_ok(kit: Site) -> None:
+    svc = kit.service()
     inv = kit.inventory({svc.name: svc.entry(["tesseract"])})
     pid = kit.deploy(inv, svc)
 
@@ -57,8 +57,8 @@ def test_launchd_instance_alone_is_ok(kit: Kit) -> None:
     assert re.search(rf"{svc.name}\s+ok\s+launchd pid {pid}", human.stdout), human.stdout
 
 
-def test_copy_left_running_by_an_ssh_session_is_a_duplicate(kit: Kit) -> None:
-    svc = new_service()
+def test_copy_left_running_by_an_ssh_session_is_a_duplicate(kit: Site) -> None:
+    svc = kit.service()
     inv = kit.inventory({svc.name: svc.entry(["tesseract"])})
     managed = kit.deploy(inv, svc)
     stray = kit.start_detached("tesseract", f"/usr/bin/python3 {svc.script}")
@@ -83,8 +83,8 @@ def test_copy_left_running_by_an_ssh_session_is_a_duplicate(kit: Kit) -> None:
     assert re.search(rf"launchd\s+pid {managed}\b", human), human
 
 
-def test_copy_without_a_launchd_job_is_a_stray(kit: Kit) -> None:
-    svc = new_service()
+def test_copy_without_a_launchd_job_is_a_stray(kit: Site) -> None:
+    svc = kit.service()
     inv = kit.inventory({svc.name: svc.entry(["tesseract"])})
     kit.install_program("tesseract", svc)
     stray = kit.start_detached("tesseract", f"/usr/bin/python3 {svc.script}")
@@ -96,8 +96,8 @@ def test_copy_without_a_launchd_job_is_a_stray(kit: Kit) -> None:
     assert (inst["pid"], inst["managed"], inst["owner"]) == (stray, False, None)
 
 
-def test_label_loaded_in_gui_and_user_domains_is_a_duplicate(kit: Kit, hosts: Hosts) -> None:
-    svc = new_service()
+def test_label_loaded_in_gui_and_user_domains_is_a_duplicate(kit: Site, hosts: Hosts) -> None:
+    svc = kit.service()
     inv = kit.inventory({svc.name: svc.entry(["tesseract"])})
     managed = kit.deploy(inv, svc)
     # svcctl keeps its plist out of ~/Library/LaunchAgents; a copy put there by hand is
@@ -121,8 +121,8 @@ def test_label_loaded_in_gui_and_user_domains_is_a_duplicate(kit: Kit, hosts: Ho
     assert (inst[gui_pid]["managed"], inst[gui_pid]["owner"]) == (False, f"gui/501/{svc.label}")
 
 
-def test_running_on_a_host_it_is_not_assigned_to_is_unexpected(kit: Kit) -> None:
-    svc = new_service()
+def test_running_on_a_host_it_is_not_assigned_to_is_unexpected(kit: Site) -> None:
+    svc = kit.service()
     inv = kit.inventory({svc.name: svc.entry(["tesseract"])})
     kit.deploy(inv, svc, "tesseract")
     elsewhere = kit.deploy(inv, svc, "backup")
@@ -136,8 +136,8 @@ def test_running_on_a_host_it_is_not_assigned_to_is_unexpected(kit: Kit) -> None
     assert [i["pid"] for i in f["instances"]] == [elsewhere]
 
 
-def test_decoys_never_count(kit: Kit) -> None:
-    svc = new_service()
+def test_decoys_never_count(kit: Site) -> None:
+    svc = kit.service()
     log = f"{svc.dir}/main.py.log"
     # the seed inventory's style of match: a loose regex over the whole command line
     inv = kit.inventory({svc.name: svc.entry(
@@ -169,8 +169,8 @@ def test_decoys_never_count(kit: Kit) -> None:
         assert [(i["pid"], i["managed"]) for i in f["instances"]] == [(managed, True)]
 
 
-def test_keepalive_job_that_exits_at_once_is_a_crashloop(kit: Kit) -> None:
-    svc = new_service()
+def test_keepalive_job_that_exits_at_once_is_a_crashloop(kit: Site) -> None:
+    svc = kit.service()
     # ThrottleInterval 30, not 1: `spawn scheduled` must outlast the audit (~0.5 s) so
     # the check cannot land on the brief moment the program runs
     inv = kit.inventory({svc.name: svc.entry(
@@ -191,8 +191,8 @@ def test_keepalive_job_that_exits_at_once_is_a_crashloop(kit: Kit) -> None:
     assert f["next"] == f"svcctl logs {svc.name} --host tesseract"
 
 
-def test_unreachable_host_is_reported_and_the_others_still_audited(kit: Kit) -> None:
-    svc = new_service()
+def test_unreachable_host_is_reported_and_the_others_still_audited(kit: Site) -> None:
+    svc = kit.service()
     port = _free_port()
     inv = kit.inventory(
         {svc.name: svc.entry(["tesseract", "ghost"])},
@@ -218,13 +218,13 @@ def test_unreachable_host_is_reported_and_the_others_still_audited(kit: Kit) -> 
     assert "== ghost  UNREACHABLE" in human.stdout
 
 
-def test_unknown_host_key_is_refused_until_accepted(kit: Kit, hosts: Hosts,
+def test_unknown_host_key_is_refused_until_accepted(kit: Site, hosts: Hosts,
                                                     tmp_path: Path) -> None:
     known = tmp_path / "known_hosts"
     config = tmp_path / "ssh_config"
     config.write_text(re.sub(r"UserKnownHostsFile \S+", f"UserKnownHostsFile {known}",
                              hosts.ssh_config.read_text()))
-    svc = new_service()  # assigned to backup only: tesseract has nothing to find
+    svc = kit.service()  # assigned to backup only: tesseract has nothing to find
     inv = kit.inventory({svc.name: svc.entry(["backup"])}, ssh_config=config)
 
     rc, doc = audit_json(inv, "--host", "tesseract")
@@ -306,8 +306,8 @@ def assert_audit_schema(doc: dict[str, Any]) -> None:
                 assert not i["managed"] or i["owner"] is not None
 
 
-def test_json_contract(kit: Kit) -> None:
-    dup, down = new_service(), new_service()
+def test_json_contract(kit: Site) -> None:
+    dup, down = kit.service(), kit.service()
     inv = kit.inventory(
         {dup.name: dup.entry(["tesseract"]), down.name: down.entry(["tesseract", "ghost"])},
         hosts={"tesseract": {"domain": "user/501", "home": HOME},
@@ -332,16 +332,16 @@ def test_json_contract(kit: Kit) -> None:
 # -- hostile inventory values ----------------------------------------------------------------
 
 
-def _markers_absent(kit: Kit, markers: list[str]) -> None:
+def _markers_absent(kit: Site, markers: list[str]) -> None:
     for host in ("tesseract", "backup"):
-        found = kit.sh(host, "ls -d " + " ".join(markers) + " 2>/dev/null; true")
+        found = kit.sh(host, "ls -d " + " ".join(markers) + " 2>/dev/null; true").stdout
         assert found.strip() == "", (host, found)
     for m in markers:
         assert not Path(m).exists(), m
 
 
-def test_hostile_inventory_values_never_reach_a_shell(kit: Kit, tmp_path: Path) -> None:
-    svc = new_service()
+def test_hostile_inventory_values_never_reach_a_shell(kit: Site, tmp_path: Path) -> None:
+    svc = kit.service()
     tag = svc.name
     markers = [f"/tmp/pwned-{tag}-{i}" for i in range(6)]
     hostile_arg = f"x; touch {markers[0]}; $(touch {markers[1]}) `touch {markers[2]}` 'q\"\\"
@@ -370,8 +370,8 @@ def test_hostile_inventory_values_never_reach_a_shell(kit: Kit, tmp_path: Path) 
     _markers_absent(kit, markers)
 
 
-def test_label_with_shell_syntax_is_refused_as_bad_input(kit: Kit) -> None:
-    svc = new_service()
+def test_label_with_shell_syntax_is_refused_as_bad_input(kit: Site) -> None:
+    svc = kit.service()
     marker = f"/tmp/pwned-{svc.name}"
     inv = kit.inventory({svc.name: {**svc.entry(["tesseract"]),
                                     "label": f"com.example.x;touch {marker}"}})

@@ -6,6 +6,7 @@ import plistlib
 import re
 import shlex
 import time
+from pathlib import Path
 from typing import Any
 
 from svcctl.host.quote import quote
@@ -15,19 +16,9 @@ from tests.wait import wait_until
 AGENTS = "/Users/ops/Library/LaunchAgents"
 SESSION_TYPES = ["Aqua", "Background", "LoginWindow", "StandardIO", "System"]
 
-# A service that records each start and can be told to ignore SIGTERM or exit.
-SERVICE_PY = r'''
-import os, signal, sys, time
-mode = sys.argv[1] if len(sys.argv) > 1 else "run"
-if mode == "ignore-term":
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    open("/tmp/ignoring-term.%d" % os.getpid(), "w").close()  # see wait_ignores
-elif mode.startswith("exit-"):
-    sys.exit(int(mode[5:]))
-print("started", os.getpid(), flush=True)
-while True:
-    time.sleep(1)
-'''
+# The one fake service the tests run on the hosts, as text to upload: its modes and
+# arguments are in its docstring.
+SERVICE_PY = (Path(__file__).resolve().parents[1] / "fake_service.py").read_text()
 
 
 def unique_label(prefix: str = "com.example") -> str:
