@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
     def adopt(
         service: str = typer.Argument(...),
         host: list[str] = common.HostOption,
-        dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; change nothing."),
+        dry_run: bool = common.DryRunOption,
         yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
         grace: float = typer.Option(5.0, "--grace", min=0.0,
                                     help="Seconds between SIGTERM and SIGKILL."),
@@ -61,19 +61,20 @@ def register(app: typer.Typer) -> None:
         # hosts it is not assigned to first: adopt only removes there, and a copy left
         # there would refuse the start on an assigned host (the cross-host gate)
         names.sort(key=lambda n: n in svc.hosts)
-        acknowledged = common.pick_fenced(inv, fenced)
-        conn = common.connector(inv, accept_new_host_key, user=user)
+        ctx = common.run_context(inv, accept_new_host_key, user=user, fenced=fenced,
+                                 stay_up=stay_up)
 
-        def plan_all() -> list[AdoptReport]:
+        def each(dry: bool) -> list[AdoptReport]:
             out = []
-            for n in names:
-                with conn(inv.hosts[n]) as h:
-                    out.append(adopt_host(inv, svc, inv.hosts[n], h, dry_run=True,
-                                          connect=conn, grace=grace))
+            with ctx.interrupt.installed():
+                for n in names:
+                    with ctx.connect(inv.hosts[n]) as h:
+                        out.append(adopt_host(ctx, svc, inv.hosts[n], h, dry_run=dry,
+                                              grace=grace))
             return out
 
         if dry_run or not yes:
-            plans = plan_all()
+            plans = each(True)
             typer.echo(output.adopt_json(svc.name, svc.label, plans) if as_json
                        else output.adopt_text(svc.name, plans))
             if dry_run:
@@ -83,13 +84,8 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(1)
             if not typer.confirm("Proceed?", default=False):
                 raise typer.Exit(1)
-        progress = None if as_json else cast("Progress", _printer())
-        reports = []
-        for n in names:
-            with conn(inv.hosts[n]) as h:
-                reports.append(adopt_host(inv, svc, inv.hosts[n], h, dry_run=False,
-                                          connect=conn, acknowledged=acknowledged,
-                                          grace=grace, progress=progress, stay_up=stay_up))
+        ctx.progress = None if as_json else cast("Progress", _printer())
+        reports = each(False)
         typer.echo(output.adopt_json(svc.name, svc.label, reports) if as_json
                    else output.adopt_text(svc.name, reports))
         raise typer.Exit(max((r.exit_code for r in reports), default=0))

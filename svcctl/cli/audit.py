@@ -42,9 +42,9 @@ def register(app: typer.Typer) -> None:
         inv = common.load(inventory)
         hosts = common.pick_hosts(inv, host)
         services = relevant_services(inv, common.pick_services(inv, service))
-        make = common.connector(inv, accept_new_host_key)
-        report = run_audit(inv, hosts, services,
-                           make, concurrency=concurrency)
+        ctx = common.run_context(inv, accept_new_host_key)
+        ctx.concurrency = concurrency
+        report = run_audit(ctx, hosts, services)
         labels = {s.name: s.label for s in services}
         typer.echo(output.audit_json(report, labels) if as_json else output.audit_text(report))
         raise typer.Exit(0 if report.ok else 1)

@@ -14,6 +14,7 @@ from svcctl.errors import BadInputError
 if TYPE_CHECKING:
     from svcctl.host.base import Host
     from svcctl.model import HostSpec, Inventory, ServiceSpec
+    from svcctl.ops.context import RunContext
 
 InventoryOption = typer.Option(
     None, "--inventory", "-i", envvar="SVCCTL_INVENTORY",
@@ -25,6 +26,8 @@ AcceptNewOption = typer.Option(
     help="Trust a host key seen for the first time and remember it (a changed key is "
     "still refused).",
 )
+DryRunOption = typer.Option(
+    False, "--dry-run", help="Print the steps; change nothing.")
 JsonOption = typer.Option(False, "--json", help="Machine-readable output (stable schema).")
 FencedOption = typer.Option(
     None, "--fenced", metavar="HOST",
@@ -79,3 +82,15 @@ def connector(inv: Inventory, accept_new_host_key: bool,
         return connect(inv, spec, opts)
 
     return make
+
+
+def run_context(inv: Inventory, accept_new_host_key: bool, *, user: str | None = None,
+                fenced: Sequence[str] | None = None,
+                stay_up: float | None = None) -> RunContext:
+    """The one run context of a command (`svcctl.ops.context`): every operation gets its
+    connector, interrupt flag, `--fenced` hosts and `--stay-up` from here. The caller
+    installs `ctx.interrupt` around the work and sets `ctx.progress` for live step lines."""
+    from svcctl.ops.context import RunContext
+
+    return RunContext(inv, connector(inv, accept_new_host_key, user=user),
+                      acknowledged=frozenset(pick_fenced(inv, fenced)), stay_up=stay_up)

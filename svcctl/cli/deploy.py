@@ -83,7 +83,8 @@ def printer(total: int, targets: Collection[str] = ()) -> object:
 
 
 def run(service: str, host: list[str] | None, opts: DeployOptions, as_json: bool, yes: bool,
-        inventory: Path | None, accept_new_host_key: bool, command: str) -> None:
+        inventory: Path | None, accept_new_host_key: bool, command: str,
+        fenced: list[str] | None, stay_up: float | None) -> None:
     from dataclasses import replace
     from typing import cast
 
@@ -93,16 +94,15 @@ def run(service: str, host: list[str] | None, opts: DeployOptions, as_json: bool
 
     inv = common.load(inventory)
     svc, names = service_and_hosts(inv, service, host)
-    common.pick_fenced(inv, sorted(opts.fenced))  # unknown hosts: one line, exit 2
-    make = common.connector(inv, accept_new_host_key)
-    connect = make
-    if not opts.dry_run and not yes and sys.stdin.isatty() and not as_json:
-        plan = run_deploy(inv, svc, names, connect, replace(opts, dry_run=True))
-        typer.echo(output.deploy_text(plan, command))
-        if plan.exit_code != 0 or not typer.confirm("Proceed?", default=False):
-            raise typer.Exit(plan.exit_code or 1)
-    progress = None if as_json else cast("Progress", printer(len(names), names))
-    report: DeployReport = run_deploy(inv, svc, names, connect, opts, progress)
+    ctx = common.run_context(inv, accept_new_host_key, fenced=fenced, stay_up=stay_up)
+    with ctx.interrupt.installed():
+        if not opts.dry_run and not yes and sys.stdin.isatty() and not as_json:
+            plan = run_deploy(ctx, svc, names, replace(opts, dry_run=True))
+            typer.echo(output.deploy_text(plan, command))
+            if plan.exit_code != 0 or not typer.confirm("Proceed?", default=False):
+                raise typer.Exit(plan.exit_code or 1)
+        ctx.progress = None if as_json else cast("Progress", printer(len(names), names))
+        report: DeployReport = run_deploy(ctx, svc, names, opts)
     typer.echo(output.deploy_json(report, command) if as_json
                else output.deploy_text(report, command))
     raise typer.Exit(report.exit_code)
@@ -113,7 +113,7 @@ def register(app: typer.Typer) -> None:
     def deploy(
         service: str = typer.Argument(..., help="The service to deploy (inventory name)."),
         host: list[str] = common.HostOption,
-        dry_run: bool = typer.Option(False, "--dry-run", help="Print the steps; change nothing."),
+        dry_run: bool = common.DryRunOption,
         as_json: bool = common.JsonOption,
         yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
         parallel: int = typer.Option(1, "--parallel", min=1, max=64,
@@ -137,15 +137,15 @@ def register(app: typer.Typer) -> None:
         from svcctl.ops.plan import DeployOptions
 
         opts = DeployOptions(dry_run=dry_run, break_lock=break_lock, lock_ttl=lock_ttl,
-                             lock_wait=lock_wait, parallel=parallel, stay_up=stay_up,
-                             fenced=frozenset(fenced or ()), reason=reason)
-        run(service, host, opts, as_json, yes, inventory, accept_new_host_key, "deploy")
+                             lock_wait=lock_wait, parallel=parallel, reason=reason)
+        run(service, host, opts, as_json, yes, inventory, accept_new_host_key, "deploy",
+            fenced, stay_up)
 
     @app.command(help=RESTART_HELP)
     def restart(
         service: str = typer.Argument(..., help="The service to restart."),
         host: list[str] = common.HostOption,
-        dry_run: bool = typer.Option(False, "--dry-run", help="Print the steps; change nothing."),
+        dry_run: bool = common.DryRunOption,
         as_json: bool = common.JsonOption,
         yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
         stay_up: float | None = typer.Option(None, "--stay-up", min=0.0,
@@ -156,6 +156,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from svcctl.ops.plan import DeployOptions
 
-        opts = DeployOptions(dry_run=dry_run, upload=False, stay_up=stay_up,
-                             fenced=frozenset(fenced or ()))
-        run(service, host, opts, as_json, yes, inventory, accept_new_host_key, "restart")
+        opts = DeployOptions(dry_run=dry_run, upload=False)
+        run(service, host, opts, as_json, yes, inventory, accept_new_host_key, "restart",
+            fenced, stay_up)

@@ -80,8 +80,7 @@ def register(app: typer.Typer) -> None:
         hosts = common.pick_hosts(inv, host or list(spec.hosts))
         if not hosts:
             raise BadInputError(f"service {service!r} has no hosts; pass --host")
-        make = common.connector(inv, accept_new_host_key)
-        report = run_diff(inv, spec, hosts, make)
+        report = run_diff(common.run_context(inv, accept_new_host_key), spec, hosts)
         typer.echo(diff_json(report) if as_json else diff_text(report))
         raise typer.Exit(0 if report.ok else 1)
 

@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
         host: list[str] = typer.Option(..., "--host", "-H",
                                        help="The host to fence it on (repeatable)."),
         reason: str = typer.Option("", "--reason", help="Why, for the record on the host."),
-        dry_run: bool = typer.Option(False, "--dry-run", help="Print the steps; change nothing."),
+        dry_run: bool = common.DryRunOption,
         user: str | None = typer.Option(None, "--user",
                                         help="SSH user (root for a LaunchDaemon's plist)."),
         lock_wait: float = typer.Option(5.0, "--lock-wait", min=0.0,
@@ -54,7 +54,6 @@ def register(app: typer.Typer) -> None:
         from svcctl.errors import ExitCode, HostError
         from svcctl.ops.fence import check_unassigned, fence_host
         from svcctl.ops.plan import DeployReport, HostDeploy
-        from svcctl.ops.steps import Interrupt
 
         inv = common.load(inventory)
         svc = common.pick_service(inv, service)
@@ -62,17 +61,15 @@ def register(app: typer.Typer) -> None:
         for n in names:
             check_unassigned(svc, inv.hosts[n])
         why = reason or f"svcctl fence {svc.name} --host {' --host '.join(names)}"
-        conn = common.connector(inv, accept_new_host_key, user=user)
-        progress = None if as_json or dry_run else cast("Progress", printer(len(names)))
+        ctx = common.run_context(inv, accept_new_host_key, user=user)
+        ctx.progress = None if as_json or dry_run else cast("Progress", printer(len(names)))
         results: list[HostDeploy] = []
-        interrupt = Interrupt()
-        with interrupt.installed():
+        with ctx.interrupt.installed():
             for n in names:
                 try:
-                    with conn(inv.hosts[n]) as h:
-                        results.append(fence_host(svc, inv.hosts[n], h, reason=why,
-                                                  dry_run=dry_run, interrupt=interrupt,
-                                                  progress=progress, lock_wait=lock_wait))
+                    with ctx.connect(inv.hosts[n]) as h:
+                        results.append(fence_host(ctx, svc, inv.hosts[n], h, reason=why,
+                                                  dry_run=dry_run, lock_wait=lock_wait))
                 except HostError as exc:
                     results.append(HostDeploy(n, "failed", int(ExitCode.FAILED), [],
                                               error=exc.one_line()))

@@ -19,17 +19,16 @@ if TYPE_CHECKING:
 
 def _control(action: str, service: str, host: list[str] | None, as_json: bool,
              stay_up: float | None, inventory: Path | None, accept_new_host_key: bool,
-             fenced: list[str] | None = None) -> None:
+             fenced: list[str] | None = None, dry_run: bool = False) -> None:
     from svcctl import output
     from svcctl.ops.control import control
 
     inv = common.load(inventory)
     svc, names = service_and_hosts(inv, service, host)
-    acknowledged = common.pick_fenced(inv, fenced)
-    make = common.connector(inv, accept_new_host_key)
-    progress = None if as_json else cast("Progress", printer(len(names)))
-    report = control(inv, svc, names, make, action, stay_up=stay_up,
-                     progress=progress, acknowledged=acknowledged)
+    ctx = common.run_context(inv, accept_new_host_key, fenced=fenced, stay_up=stay_up)
+    ctx.progress = None if as_json or dry_run else cast("Progress", printer(len(names)))
+    with ctx.interrupt.installed():  # SIGINT/SIGTERM: finish the step in flight, unlock, 3
+        report = control(ctx, svc, names, action, dry_run=dry_run)
     typer.echo(output.deploy_json(report, action) if as_json
                else output.deploy_text(report, action))
     raise typer.Exit(report.exit_code)
@@ -49,10 +48,12 @@ def _register_stop_start(app: typer.Typer) -> None:
         service: str = typer.Argument(...),
         host: list[str] = common.HostOption,
         as_json: bool = common.JsonOption,
+        dry_run: bool = common.DryRunOption,
         inventory: Path | None = common.InventoryOption,
         accept_new_host_key: bool = common.AcceptNewOption,
     ) -> None:
-        _control("stop", service, host, as_json, None, inventory, accept_new_host_key)
+        _control("stop", service, host, as_json, None, inventory, accept_new_host_key,
+                 dry_run=dry_run)
 
     @app.command(help=f"Start SERVICE: enable, bootstrap, kickstart, then verify one stable "
                  f"instance, launchd's own. Refused beside a stray, while the label is loaded "
@@ -66,11 +67,12 @@ def _register_stop_start(app: typer.Typer) -> None:
         as_json: bool = common.JsonOption,
         stay_up: float | None = typer.Option(None, "--stay-up", min=0.0),
         fenced: list[str] = common.FencedOption,
+        dry_run: bool = common.DryRunOption,
         inventory: Path | None = common.InventoryOption,
         accept_new_host_key: bool = common.AcceptNewOption,
     ) -> None:
         _control("start", service, host, as_json, stay_up, inventory, accept_new_host_key,
-                 fenced)
+                 fenced, dry_run)
 
 
 def _register_status(app: typer.Typer) -> None:
@@ -89,8 +91,7 @@ def _register_status(app: typer.Typer) -> None:
         inv = common.load(inventory)
         svc = common.pick_service(inv, service)
         names = common.pick_hosts(inv, host) if host else sorted(inv.hosts)
-        make = common.connector(inv, accept_new_host_key)
-        report = run_audit(inv, names, [svc], make)
+        report = run_audit(common.run_context(inv, accept_new_host_key), names, [svc])
         typer.echo(output.audit_json(report, {svc.name: svc.label}) if as_json
                    else output.audit_text(report))
         raise typer.Exit(0 if report.ok else 1)

@@ -9,23 +9,24 @@ pass: a copy that may run on another inventory host refuses it (exit 1, nothing 
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
 from svcctl.errors import ExitCode, HostError, ParseError, RefusedError, SvcctlError
 from svcctl.host.base import Host
 from svcctl.launchd import bootout_argv, classify_launchctl_error, kickstart_argv
-from svcctl.model import Domain, Finding, HostSpec, Inventory, ServiceSpec
+from svcctl.model import Domain, Finding, HostSpec, ServiceSpec
 from svcctl.ops import lifecycle
 from svcctl.ops.audit import probe_domains
-from svcctl.ops.control import Connect, cross_host_gate
+from svcctl.ops.context import RunContext
+from svcctl.ops.control import cross_host_gate
+from svcctl.ops.executor import LockPolicy, bind, execute
 from svcctl.ops.kill import Kill, kill_all
 from svcctl.ops.lifecycle import StepFailed, Target
-from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT, DeployLock
-from svcctl.ops.steps import Interrupt, Progress, Recorder, Step, StepRecord
+from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT
+from svcctl.ops.steps import Interrupt, Recorder, Step, StepRecord
 from svcctl.render import plist_path_for
 
 DEFAULT_GRACE = 5.0
@@ -65,11 +66,20 @@ def plan_adopt(svc: ServiceSpec, spec: HostSpec, finding: Finding,
     if not assigned and finding.job is not None and own not in bootouts:
         bootouts.append(own)
     ensure = _ensure_of(assigned, finding)
-    steps = [Step("kill", f"pid {k.proc.pid} ({k.proc.user}, started {k.proc.started_raw}: "
-                  f"{k.proc.command}) with its descendants and process group: SIGTERM each "
-                  f"whose pid, start time and command still match and that is not launchd's; "
-                  f"SIGKILL after {grace:g} s") for k in kills]
+    steps = []
+    if kills:
+        steps.append(Step("kill", "; ".join(
+            f"pid {k.proc.pid} ({k.proc.user}, started {k.proc.started_raw}: {k.proc.command})"
+            for k in kills) + ": with its descendants and process group, SIGTERM each whose "
+            "pid, start time and command still match and that is not launchd's; SIGKILL "
+            f"after {grace:g} s"))
     steps += [Step("bootout", f"launchctl bootout {t}") for t in bootouts]
+    if bootouts:
+        steps.append(Step("wait", f"until no process of {', '.join(bootouts)} runs (at most "
+                          f"{lifecycle.stop_bound(svc):g} s)", changes=False))
+    steps.append(Step("recheck", f"probe again; kill or boot out what appeared since (a killed "
+                      f"stray's children), at most {ROUNDS - 1} more rounds; refuse if a "
+                      "process hides its arguments"))
     steps.append(Step("ensure", {
         "none": f"nothing may run on {spec.name} (not assigned): verify none does",
         "start": f"check that no other inventory host runs {svc.name}; launchctl "
@@ -77,7 +87,7 @@ def plan_adopt(svc: ServiceSpec, spec: HostSpec, finding: Finding,
         "kickstart": f"check that no other inventory host runs {svc.name}; launchctl "
                      f"kickstart {own}, then verify",
         "running": f"keep launchd's pid {finding.job.pid if finding.job else '?'}, verify",
-    }[ensure]))
+    }[ensure], parts=True))
     protected = {i.proc.pid for i in finding.instances if i.owner is not None}
     if finding.job is not None and finding.job.pid is not None:
         protected.add(finding.job.pid)
@@ -114,103 +124,126 @@ def _bootout(host: Host, target: str) -> str:
     return f"bootout {target}"
 
 
-def adopt_host(inv: Inventory, svc: ServiceSpec, spec: HostSpec, host: Host, *,
-               dry_run: bool, connect: Connect, acknowledged: Collection[str] = (),
-               grace: float = DEFAULT_GRACE, progress: Progress | None = None,
-               stay_up: float | None = None) -> AdoptReport:
-    """Plan from one probe; with `dry_run` return the plan; else apply it under the lock.
+class _Adopt:
+    """Adopting on one host, as an `executor.Operation`: its plan is the changes only."""
 
-    `connect` reaches the other inventory hosts for the cross-host gate; `acknowledged`:
-    hosts the operator stated are powered off or cut off (`--fenced`)."""
-    t = Target(spec, svc, host)
-    finding = t.observe()
-    plan = plan_adopt(svc, spec, finding, grace)
-    if dry_run:
-        return AdoptReport(spec.name, "planned", 0, list(plan.steps), final=finding)
-    rec = Recorder(spec.name, progress)
-    lock = DeployLock(host, svc.name)
-    try:
-        rec.run("lock", lambda: lock.acquire(ttl=DEFAULT_TTL, wait=DEFAULT_WAIT).describe())
-    except SvcctlError as exc:
-        return AdoptReport(spec.name, "locked", int(exc.exit_code), list(plan.steps), rec.steps,
-                           finding, exc.one_line())
-    interrupt = Interrupt()
-    try:
-        with interrupt.installed():
-            return _apply(t, plan, rec, grace, stay_up, interrupt,
-                          partial(cross_host_gate, inv, t, connect, acknowledged))
-    finally:
-        with contextlib.suppress(HostError, ParseError):
-            rec.run("unlock", lock.release)
+    framed = False
 
+    def __init__(self, t: Target, rec: Recorder, grace: float, stay_up: float | None,
+                 interrupt: Interrupt, gate: Callable[[], str]) -> None:
+        self.t, self.rec, self.grace, self.stay_up = t, rec, grace, stay_up
+        self.interrupt, self.gate = interrupt, gate
+        self.finding: Finding | None = None
+        self.plan: AdoptPlan | None = None
+        self.ensure_now = "running"
 
-def _apply(t: Target, plan: AdoptPlan, rec: Recorder, grace: float, stay_up: float | None,
-           interrupt: Interrupt, gate: Callable[[], str]) -> AdoptReport:
-    spec = t.spec
-    steps = list(plan.steps)
-    try:
-        current = _clear(t, plan, rec, grace, interrupt)
-        _ensure(t, current.ensure, rec, stay_up, interrupt, gate)
-    except RefusedError as exc:
-        return AdoptReport(spec.name, "refused", int(exc.exit_code), steps, rec.steps,
-                           _final(t), exc.one_line())
-    except (StepFailed, HostError, ParseError) as exc:
-        return AdoptReport(spec.name, "failed", int(ExitCode.FAILED), steps, rec.steps,
-                           _final(t), exc.one_line())
-    clean = not plan.kills and not plan.bootouts
-    return AdoptReport(spec.name, "clean" if clean else "adopted", 0, steps, rec.steps, _final(t))
+    def observe(self) -> Step:
+        t = self.t
+        return Step("survey", f"on {t.spec.name}: launchd's jobs for {t.svc.label} in every "
+                    f"domain and every process that runs {t.svc.name}", self.survey,
+                    changes=False)
 
+    def survey(self) -> str:
+        self.finding = self.t.observe()
+        self.plan = plan_adopt(self.t.svc, self.t.spec, self.finding, self.grace)
+        self.ensure_now = self.plan.ensure
+        return (f"{self.finding.verdict.value}: {len(self.plan.kills)} to kill, "
+                f"{len(self.plan.bootouts)} to boot out")
 
-def _clear(t: Target, plan: AdoptPlan, rec: Recorder, grace: float,
-           interrupt: Interrupt) -> AdoptPlan:
-    """Kill and boot out, re-probing after each round, until nothing is left to remove;
-    the plan from the last probe (its `ensure` is what comes next)."""
-    svc, spec, host = t.svc, t.spec, t.host
-    current = plan
-    for round_ in range(ROUNDS):
+    def steps(self) -> list[Step]:
+        assert self.plan is not None
+        t, plan = self.t, self.plan
+        return bind(plan.steps, {
+            "kill": partial(kill_all, t.host, t.svc, t.spec, plan.kills, self.grace,
+                            plan.protected),
+            "bootout": [partial(_bootout, t.host, b) for b in plan.bootouts],
+            "wait": partial(_wait_bootouts, t, plan.bootouts),
+            "recheck": self.recheck,
+            "ensure": self.ensure,
+        }, reads={"wait"})
+
+    def failed(self, exc: SvcctlError, done: Sequence[Step], failing: Step | None) -> None:
+        """Nothing to roll back: a kill or a bootout only removes what must not run."""
+
+    def recheck(self) -> str:
+        """Later rounds: a killed stray's matching children show up as strays of their own."""
+        t, did = self.t, list[str]()
+        for round_ in range(1, ROUNDS + 1):
+            seen = t.observe()
+            current = plan_adopt(t.svc, t.spec, seen, self.grace)
+            self.ensure_now = current.ensure
+            if not current.kills and not current.bootouts:
+                if seen.hidden:  # never signal what cannot be identified (STYLE 7)
+                    raise StepFailed(lifecycle.hidden_refusal(t.svc, t.spec, seen.hidden) +
+                                     "; nothing hidden was signalled")
+                return "; ".join([*did, "nothing left to remove"])
+            if round_ == ROUNDS or self.interrupt():
+                raise StepFailed(
+                    f"strays keep appearing: {[k.proc.pid for k in current.kills]}"
+                    + (f"; still loaded in {', '.join(current.bootouts)}"
+                       if current.bootouts else "")
+                    + (f" (interrupted by {self.interrupt.name})" if self.interrupt() else ""))
+            did.append(self._round(current))
+        raise AssertionError("unreachable")
+
+    def _round(self, current: AdoptPlan) -> str:
+        t, did = self.t, list[str]()
         if current.kills:
-            rec.run("kill", partial(kill_all, host, svc, spec, current.kills, grace,
-                                    current.protected))
-        for target in current.bootouts:
-            rec.run("bootout", partial(_bootout, host, target))
+            did.append(kill_all(t.host, t.svc, t.spec, current.kills, self.grace,
+                                current.protected))
+        did += [_bootout(t.host, b) for b in current.bootouts]
         if current.bootouts:
-            rec.run("wait", partial(_wait_bootouts, t, current.bootouts))
-        if interrupt():
-            raise StepFailed(f"interrupted by {interrupt.name}")
-        seen = t.observe()
-        current = plan_adopt(svc, spec, seen, grace)
-        if not current.kills and not current.bootouts:
-            if seen.hidden:  # never signal what cannot be identified (STYLE 7)
-                raise StepFailed(lifecycle.hidden_refusal(svc, spec, seen.hidden) +
-                                 "; nothing hidden was signalled")
-            break
-        if round_ == ROUNDS - 1:
-            raise StepFailed(f"strays keep appearing: {[k.proc.pid for k in current.kills]}"
-                             + (f"; still loaded in {', '.join(current.bootouts)}"
-                                if current.bootouts else ""))
-    return current
+            did.append(_wait_bootouts(t, current.bootouts))
+        return "; ".join(did)
+
+    def ensure(self) -> str:
+        """Bring launchd's instance up as the last probe says (none where unassigned)."""
+        t, rec = self.t, self.rec
+        ensure = self.ensure_now
+        if ensure == "none":
+            return rec.run("verify", lambda: _verify_none(t))
+        # the cross-host gate, right before a start: kills and bootouts only remove
+        if ensure == "start":
+            path = str(plist_path_for(t.svc, t.spec.domain, t.spec.home))
+            if not t.host.run(["test", "-f", path]).ok:
+                raise StepFailed(f"the strays are gone, but launchd's job is not "
+                                 f"installed ({path}): run `svcctl deploy {t.svc.name} "
+                                 f"--host {t.spec.name}`")
+            rec.run("gate", self.gate)
+            rec.run("start", lambda: lifecycle.start(t, path))
+        elif ensure == "kickstart":
+            rec.run("gate", self.gate)
+            rec.run("start", lambda: _kickstart(t))
+        return rec.run("verify", lambda: lifecycle.verify(t, self.stay_up, self.interrupt))
 
 
-def _ensure(t: Target, ensure: str, rec: Recorder, stay_up: float | None,
-            interrupt: Interrupt, gate: Callable[[], str]) -> None:
-    """Bring launchd's instance up as `ensure` says (none must run where unassigned), verify."""
-    svc, spec, host = t.svc, t.spec, t.host
-    if ensure == "none":
-        rec.run("verify", lambda: _verify_none(t))
-        return
-    # the cross-host gate, right before a start: kills and bootouts only remove
-    if ensure == "start":
-        path = str(plist_path_for(svc, spec.domain, spec.home))
-        if not host.run(["test", "-f", path]).ok:
-            raise StepFailed(f"the strays are gone, but launchd's job is not "
-                             f"installed ({path}): run `svcctl deploy {svc.name} "
-                             f"--host {spec.name}`")
-        rec.run("gate", gate)
-        rec.run("start", lambda: lifecycle.start(t, path))
-    elif ensure == "kickstart":
-        rec.run("gate", gate)
-        rec.run("start", lambda: _kickstart(t))
-    rec.run("verify", lambda: lifecycle.verify(t, stay_up, interrupt))
+def adopt_host(ctx: RunContext, svc: ServiceSpec, spec: HostSpec, host: Host, *,
+               dry_run: bool, grace: float = DEFAULT_GRACE) -> AdoptReport:
+    """Plan from one probe; with `dry_run` return the plan; else apply it under the lock
+    (`svcctl.ops.executor`: the plan printed is the list that runs). The cross-host gate
+    reaches the other inventory hosts through `ctx`."""
+    t = Target(spec, svc, host)
+    rec = Recorder(spec.name, ctx.progress)
+    op = _Adopt(t, rec, grace, ctx.stay_up, ctx.interrupt, partial(cross_host_gate, ctx, t))
+    ran = execute(op, host=host, service=svc.name, rec=rec, interrupt=ctx.interrupt,
+                  policy=LockPolicy(DEFAULT_TTL, DEFAULT_WAIT), dry_run=dry_run)
+    exc = ran.error
+    if ran.stage == "planned":
+        return AdoptReport(spec.name, "planned", 0, ran.plan, rec.steps, op.finding)
+    if exc is None:
+        assert op.plan is not None
+        clean = not op.plan.kills and not op.plan.bootouts
+        return AdoptReport(spec.name, "clean" if clean else "adopted", 0, ran.plan, rec.steps,
+                           _final(t))
+    if ran.stage == "lock":
+        outcome = "locked"
+    elif isinstance(exc, RefusedError):
+        outcome = "refused"
+    else:
+        outcome = "failed"
+    code = int(exc.exit_code) if outcome != "failed" else int(ExitCode.FAILED)
+    return AdoptReport(spec.name, outcome, code, ran.plan, rec.steps, _final(t),
+                       exc.one_line())
 
 
 def _final(t: Target) -> Finding | None:

@@ -10,8 +10,7 @@ outputs mean is the pure `svcctl.assess.service`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from svcctl import places
@@ -32,6 +31,7 @@ from svcctl.model import (
     ServiceSpec,
     Verdict,
 )
+from svcctl.ops.context import RunContext
 from svcctl.ops.lock import LockRecord, lock_path, parse_lock
 from svcctl.procs import cwd_names, identity_paths, probe_argv
 from svcctl.scripts import probe as probe_scripts
@@ -194,24 +194,20 @@ def held_locks(plan: _Plan, results: Sequence[Output],
     return tuple(out)
 
 
-def run_audit(inv: Inventory, host_names: Sequence[str], services: Sequence[ServiceSpec],
-              connect: Callable[[HostSpec], Host], *, concurrency: int = 8,
+def run_audit(ctx: RunContext, host_names: Sequence[str], services: Sequence[ServiceSpec], *,
               timeout: float = 30.0) -> AuditReport:
-    specs = [inv.hosts[h] for h in host_names]
-    if not specs:
-        return AuditReport(())
+    """Every named host at once (`ctx.concurrency` at a time), one connection each."""
+    specs = [ctx.inv.hosts[h] for h in host_names]
 
     def one(spec: HostSpec) -> HostReport:
         try:
-            host = connect(spec)
+            host = ctx.connect(spec)
         except HostError as exc:
             return _unreachable(spec.name, services, exc.one_line())
         with host:
-            return audit_host(inv, spec, services, host, timeout)
+            return audit_host(ctx.inv, spec, services, host, timeout)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(specs)))) as pool:
-        reports = list(pool.map(one, specs))
-    return AuditReport(tuple(_visible(r, services) for r in reports))
+    return AuditReport(tuple(_visible(r, services) for r in ctx.fan_out(one, specs)))
 
 
 def _visible(report: HostReport, services: Sequence[ServiceSpec]) -> HostReport:

@@ -11,38 +11,33 @@ hold the deploy lock, so they never interleave with a deploy. `restart` is `run_
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Sequence
 
 from svcctl.errors import ExitCode, HostError, ParseError, RefusedError, SvcctlError
-from svcctl.host.base import Host
-from svcctl.model import HostSpec, Inventory, ServiceSpec, Verdict
+from svcctl.host.quote import quote
+from svcctl.model import Finding, ServiceSpec, Verdict
 from svcctl.ops import gate, lifecycle
-from svcctl.ops.lifecycle import StepFailed, Target
-from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT, DeployLock
+from svcctl.ops.context import RunContext
+from svcctl.ops.executor import LockPolicy, Operation, execute
+from svcctl.ops.lifecycle import Target
+from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT
 from svcctl.ops.plan import DeployReport, HostDeploy, refusal, refusals
-from svcctl.ops.steps import Interrupt, Progress, Recorder
+from svcctl.ops.steps import Interrupt, Recorder, Step
 from svcctl.render import plist_path_for
 
 # `svcctl logs` reads through these (svcctl/scripts/log_tail.sh, log_size.sh): re-exported
 from svcctl.scripts.files import read_from as read_from  # noqa: PLC0414
 from svcctl.scripts.files import size_of as size_of  # noqa: PLC0414
 
-Connect = Callable[[HostSpec], Host]
 
-
-def _stop(t: Target, rec: Recorder) -> str:
-    rec.run("stop", lambda: lifecycle.stop(t))
-    return "stopped"
-
-
-def cross_host_gate(inv: Inventory, t: Target, connect: Connect,
-                    acknowledged: Collection[str] = ()) -> str:
+def cross_host_gate(ctx: RunContext, t: Target) -> str:
     """Before anything starts on `t`'s host: every other inventory host, over its own
-    connection (`svcctl.ops.gate`). RefusedError names each host that may run a copy."""
-    result = gate.check(inv, t.svc, [t.spec.name], connect, acknowledged)
+    connection (`svcctl.ops.gate`). RefusedError names each host that may run a copy;
+    one that cannot be reached passes only when the operator stated it fenced."""
+    result = gate.check(ctx.inv, t.svc, [t.spec.name], ctx.connect, ctx.acknowledged)
     if result.blocking:
         raise RefusedError(f"{t.svc.name}: refusing to start on {t.spec.name}, nothing "
-                           f"started: {refusals(t.svc, result.blocking, inv.hosts)}")
+                           f"started: {refusals(t.svc, result.blocking, ctx.inv.hosts)}")
     if not result.checked:
         return "no other inventory host"
     clear = [h for h in result.checked if h not in result.acknowledged]
@@ -61,83 +56,129 @@ def elsewhere_refusal(t: Target, elsewhere: Sequence[str]) -> RefusedError:
         hint=f"boot it out with `svcctl adopt {t.svc.name} --host {t.spec.name}`")
 
 
-def _start(inv: Inventory, t: Target, rec: Recorder, stay_up: float | None,
-           interrupt: Interrupt, connect: Connect, acknowledged: Collection[str]) -> str:
-    f = t.observe()
-    if any(not i.managed for i in f.instances):
-        raise RefusedError(f"{t.svc.name}: refusing to start beside a stray: "
-                           f"{refusal(t.svc, [f])}")
-    if f.hidden:  # whatever the job's state: not loaded and crash-looping alike
-        raise RefusedError(f"{t.svc.name}: refusing to start on {t.spec.name}, nothing "
-                           f"changed: {lifecycle.hidden_refusal(t.svc, t.spec, f.hidden)}")
-    if f.elsewhere:
-        raise elsewhere_refusal(t, f.elsewhere)
-    if f.verdict is Verdict.OK:
-        rec.skip("start", f"already running: launchd pid {f.job.pid if f.job else '?'}, "
-                 "the only instance")
-    else:
-        rec.run("gate", lambda: cross_host_gate(inv, t, connect, acknowledged))
-        if f.job is not None:
-            rec.run("stop", lambda: lifecycle.stop(t))  # loaded but down or crash-looping
-            if interrupt():
-                raise StepFailed(f"interrupted by {interrupt.name} after stop (nothing started)")
+class _Stop:
+    """`svcctl stop` on one host, as an `executor.Operation`: the stop step looks for
+    itself (not loaded: it only checks that nothing matching runs), so there is no survey
+    before it and a signal after the lock still lets it finish (exit 3)."""
+
+    framed = True
+
+    def __init__(self, t: Target) -> None:
+        self.t = t
+
+    def observe(self) -> Step | None:
+        return None
+
+    def steps(self) -> list[Step]:
+        t = self.t
+        return [Step("stop", f"launchctl bootout {t.service_target} if loaded; wait until the "
+                     f"label is gone and no matching process remains (at most "
+                     f"{lifecycle.stop_bound(t.svc):g} s)", lambda: lifecycle.stop(t))]
+
+    def failed(self, exc: SvcctlError, done: Sequence[Step], failing: Step | None) -> None:
+        """A stop that did not converge is reported with what is left: nothing to undo."""
+
+
+class _Start:
+    """`svcctl start` on one host, as an `executor.Operation`."""
+
+    framed = True
+
+    def __init__(self, ctx: RunContext, t: Target) -> None:
+        self.ctx, self.t = ctx, t
+        self.found: Finding | None = None
+
+    def observe(self) -> Step:
+        return Step("survey", f"on {self.t.spec.name}: refuse beside a stray, a process that "
+                    "hides its arguments, or the label loaded in another domain",
+                    self.survey, changes=False)
+
+    def survey(self) -> str:
+        t = self.t
+        f = self.found = t.observe()
+        if any(not i.managed for i in f.instances):
+            raise RefusedError(f"{t.svc.name}: refusing to start beside a stray: "
+                               f"{refusal(t.svc, [f])}")
+        if f.hidden:  # whatever the job's state: not loaded and crash-looping alike
+            raise RefusedError(f"{t.svc.name}: refusing to start on {t.spec.name}, nothing "
+                               f"changed: {lifecycle.hidden_refusal(t.svc, t.spec, f.hidden)}")
+        if f.elsewhere:
+            raise elsewhere_refusal(t, f.elsewhere)
+        return f"{f.verdict.value}: " + (f"launchd pid {f.job.pid}" if f.job and f.job.pid
+                                         else "loaded, not running" if f.job else "not loaded")
+
+    def steps(self) -> list[Step]:
+        t, f = self.t, self.found
+        assert f is not None
+        stay_up = self.ctx.stay_up
+        window = t.svc.stay_up if stay_up is None else stay_up
+        verify = Step("verify", f"for {window:g} s: one unchanging launchd pid, exactly one "
+                      "matching process (launchd's), no crash loop",
+                      lambda: lifecycle.verify(t, stay_up, self.ctx.interrupt), changes=False)
+        if f.verdict is Verdict.OK:
+            why = (f"already running: launchd pid {f.job.pid if f.job else '?'}, the only "
+                   "instance")
+            return [Step("start", why, skip=why), verify]
+        steps = [Step("gate", f"check that no other inventory host runs {t.svc.name}",
+                      lambda: cross_host_gate(self.ctx, t),
+                      changes=False)]
+        if f.job is not None:  # loaded but down or crash-looping
+            steps.append(Step("stop", f"launchctl bootout {t.service_target}; wait until gone",
+                              lambda: lifecycle.stop(t)))
         path = str(plist_path_for(t.svc, t.spec.domain, t.spec.home))
-        rec.run("start", lambda: lifecycle.start(t, path))
-    rec.run("verify", lambda: lifecycle.verify(t, stay_up, interrupt))
-    return "started"
+        steps.append(Step("start", f"launchctl enable {t.service_target}; launchctl bootstrap "
+                          f"{t.spec.domain.target} {quote(path)}; launchctl kickstart "
+                          f"{t.service_target}", lambda: lifecycle.start(t, path)))
+        return [*steps, verify]
+
+    def failed(self, exc: SvcctlError, done: Sequence[Step], failing: Step | None) -> None:
+        """A start that did not converge is reported with what runs: nothing to undo."""
 
 
-def control(inv: Inventory, svc: ServiceSpec, host_names: Sequence[str], connect: Connect,
-            action: str, *, stay_up: float | None = None, progress: Progress | None = None,
-            acknowledged: Collection[str] = ()) -> DeployReport:
-    """`action` is "stop" or "start"; hosts one at a time, stopping at the first failure.
-
-    `acknowledged`: hosts the operator stated are powered off or cut off (`--fenced`):
-    their being unreachable does not block a start (`svcctl.ops.gate.judge`)."""
+def control(ctx: RunContext, svc: ServiceSpec, host_names: Sequence[str], action: str, *,
+            dry_run: bool = False) -> DeployReport:
+    """`action` is "stop" or "start"; hosts one at a time, stopping at the first failure."""
     out: list[HostDeploy] = []
-    interrupt = Interrupt()  # SIGINT/SIGTERM: finish the step in flight, unlock, exit 3
-    with interrupt.installed():
-        for name in host_names:
-            spec = inv.hosts[name]
-            if interrupt() or any(h.exit_code for h in out):
-                out.append(HostDeploy(name, "not-attempted", 0, []))
-                continue
-            rec = Recorder(name, progress)
-            try:
-                with connect(spec) as host:
-                    out.append(_one(inv, Target(spec, svc, host), rec, action, stay_up,
-                                    interrupt, connect, acknowledged))
-            except HostError as exc:
-                out.append(HostDeploy(name, "failed", int(ExitCode.FAILED), rec.steps,
-                                      error=exc.one_line()))
-    return DeployReport(svc.name, svc.label, False, out)
+    for name in host_names:
+        spec = ctx.inv.hosts[name]
+        if ctx.interrupt() or any(h.exit_code for h in out):
+            out.append(HostDeploy(name, "not-attempted", 0, []))
+            continue
+        rec = Recorder(name, ctx.progress)
+        try:
+            with ctx.connect(spec) as host:
+                t = Target(spec, svc, host)
+                op: Operation = _Stop(t) if action == "stop" else _Start(ctx, t)
+                out.append(_one(op, t, rec, action, ctx.interrupt, dry_run))
+        except HostError as exc:
+            out.append(HostDeploy(name, "failed", int(ExitCode.FAILED), rec.steps,
+                                  error=exc.one_line()))
+    return DeployReport(svc.name, svc.label, dry_run, out)
 
 
-def _one(inv: Inventory, t: Target, rec: Recorder, action: str, stay_up: float | None,
-         interrupt: Interrupt, connect: Connect, acknowledged: Collection[str]) -> HostDeploy:
-    lock = DeployLock(t.host, t.svc.name)
-    try:
-        rec.run("lock", lambda: lock.acquire(ttl=DEFAULT_TTL, wait=DEFAULT_WAIT).describe())
-    except SvcctlError as exc:
-        return HostDeploy(t.spec.name, "locked", int(exc.exit_code), rec.steps,
-                          error=exc.one_line())
-    try:
-        outcome = _stop(t, rec) if action == "stop" else \
-            _start(inv, t, rec, stay_up, interrupt, connect, acknowledged)
-        code, error = 0, None
+def _one(op: Operation, t: Target, rec: Recorder, action: str, interrupt: Interrupt,
+         dry_run: bool) -> HostDeploy:
+    ran = execute(op, host=t.host, service=t.svc.name, rec=rec, interrupt=interrupt,
+                  policy=LockPolicy(DEFAULT_TTL, DEFAULT_WAIT), dry_run=dry_run)
+    exc = ran.error
+    code, error = 0, None
+    if ran.stage == "planned":
+        return HostDeploy(t.spec.name, "planned", 0, rec.steps, ran.plan)
+    if exc is None:
+        outcome = "stopped" if action == "stop" else "started"
         if interrupt():
             outcome, code = "interrupted", int(ExitCode.FAILED)
             error = f"interrupted by {interrupt.name} after the {action} had completed"
-    except (SvcctlError, ParseError) as exc:
+    elif ran.stage == "lock":
+        outcome, code, error = "locked", int(exc.exit_code), exc.one_line()
+    else:
         outcome, code, error = ("refused" if isinstance(exc, RefusedError) else "failed",
                                 int(exc.exit_code), exc.one_line())
-    finally:
-        with contextlib.suppress(HostError):
-            rec.run("unlock", lock.release)
     final = None
     with contextlib.suppress(HostError, ParseError):
         final = t.observe()
-    return HostDeploy(t.spec.name, outcome, code, rec.steps, final=final, error=error)
+    return HostDeploy(t.spec.name, outcome, code, rec.steps, ran.plan, final=final,
+                      error=error)
 
 
 def log_paths(svc: ServiceSpec) -> list[str]:

@@ -1,16 +1,15 @@
 """`svcctl deploy` (and `restart`): plan from the observed state, then a checked apply.
 
 Per host: lock -> pre-flight -> upload -> stop -> start -> verify -> unlock, with a
-rollback to the previous plist on any failure after the upload. Between steps the
-interrupt flag is checked: a signal finishes or rolls back the step in flight. The plan
-(`svcctl.ops.plan.plan_deploy`) is pure and is exactly what `--dry-run` prints.
+rollback to the previous plist on any failure after the upload (the `failed` hook).
+The steps are the pure plan (`svcctl.ops.plan`), each given what runs it, and
+`svcctl.ops.executor` runs them: the list `--dry-run` prints is the list that runs.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
@@ -27,9 +26,11 @@ from svcctl.errors import (
 )
 from svcctl.host.base import Host
 from svcctl.launchd import build_batch, print_argv, split_batch
-from svcctl.model import FenceRecord, Finding, HostSpec, Inventory, ServiceSpec, Verdict
+from svcctl.model import FenceRecord, Finding, HostSpec, ServiceSpec, Verdict
 from svcctl.ops import fence, gate, lifecycle
 from svcctl.ops.audit import audit_host
+from svcctl.ops.context import RunContext
+from svcctl.ops.executor import Ran, bind, execute
 from svcctl.ops.lifecycle import StepFailed, Target
 from svcctl.ops.lock import DeployLock, LockLostError, operator
 from svcctl.ops.plan import (
@@ -40,29 +41,29 @@ from svcctl.ops.plan import (
     HostDeploy,
     Rollback,
     aside,
+    deploy_steps,
     expected_uid,
-    plan_deploy,
+    lock_policy,
+    preflight_step,
     reboot_note,
     refusal,
     refusals,
 )
-from svcctl.ops.steps import Interrupt, Progress, Recorder
+from svcctl.ops.steps import Recorder, Step
 from svcctl.render import RenderedPlist, guard_wrapper_path, plist_path_for, render_plist
 from svcctl.scripts.files import keep_previous
 from svcctl.scripts.shell import not_a_mac
 
-Connect = Callable[[HostSpec], Host]
-
 
 @dataclass
 class _HostRun:
-    inv: Inventory
+    """One host's deploy or restart, as an `executor.Operation`."""
+
+    ctx: RunContext
     svc: ServiceSpec
     spec: HostSpec
     host: Host
-    connect: Connect
     opts: DeployOptions
-    interrupt: Interrupt
     rec: Recorder
     lock: DeployLock | None = None
     rendered: RenderedPlist | None = None
@@ -71,17 +72,47 @@ class _HostRun:
     loaded: bool = False
     checked: list[str] = field(default_factory=list)
     here: Finding | None = None
+    undone: Rollback | None = None  # what `failed` did
+    framed = True
 
     @property
     def target(self) -> Target:
         return Target(self.spec, self.svc, self.host)
+
+    # -- the plan: what `--dry-run` prints is what runs ---------------------------------
+    def observe(self) -> Step:
+        self.checked = [self.spec.name, *gate.others(self.ctx.inv, self.svc, [self.spec.name])]
+        return replace(preflight_step(self.svc, self.spec, self.opts, self.checked),
+                       run=self.preflight)
+
+    def steps(self) -> list[Step]:
+        t = self.target
+        return bind(deploy_steps(self.svc, self.spec, self.path, loaded=self.loaded,
+                                 installed=self.installed, opts=self.opts, here=self.here,
+                                 stay_up=self.ctx.stay_up),
+                    {"upload": self.upload,
+                     "stop": lambda: lifecycle.stop(t),
+                     "start": lambda: lifecycle.start(t, self.path),
+                     "verify": lambda: lifecycle.verify(t, self.ctx.stay_up, self.ctx.interrupt)},
+                    reads={"verify"})
+
+    def failed(self, exc: SvcctlError, done: Sequence[Step], failing: Step | None) -> None:
+        """The rollback hook: put the previous plist back, and restart it if it ran."""
+        if isinstance(exc, LockLostError) or not self.opts.upload:
+            return  # someone else holds the host now: a rollback would race their deploy
+        if failing is not None and failing.kind == "upload":
+            self.undone = self.rollback(files_only=True)
+        elif any(s.kind == "upload" for s in done):
+            survivors = exc.survivors if isinstance(exc, StepFailed) else ()
+            self.undone = self.rollback(survivors=survivors)
 
     # -- pre-flight: nothing changes ------------------------------------------------
     def preflight(self) -> str:
         spec, svc = self.spec, self.svc
         self.path = str(plist_path_for(svc, spec.domain, spec.home))
         if self.opts.upload:
-            self.rendered = render_plist(svc, spec.domain, self.inv.templates_dir, home=spec.home)
+            self.rendered = render_plist(svc, spec.domain, self.ctx.inv.templates_dir,
+                                         home=spec.home)
         batch = build_batch([["id", "-u"], print_argv(spec.domain), ["cat", self.path]])
         r = self.host.run(batch.argv)
         (id_rc, uid, _), (dom_rc, _, dom_err), (cat_rc, _, _) = split_batch(batch, r.stdout)
@@ -107,19 +138,17 @@ class _HostRun:
         if not self.opts.upload and not self.installed:
             raise RefusedError(f"{spec.name}: {self.path} is not installed",
                                hint=f"run `svcctl deploy {svc.name} --host {spec.name}` first")
-        here = audit_host(self.inv, spec, [svc], self.host).findings[0]
+        here = audit_host(self.ctx.inv, spec, [svc], self.host).findings[0]
         self.here = here
         bad = [] if here.verdict in ALLOWED_HERE else [here]
-        res = gate.judge(gate.survey(self.inv, svc, gate.others(self.inv, svc, [spec.name]),
-                                     self.connect),
-                         self.opts.fenced, fencing=self.opts.fencing)
-        self.checked = [spec.name, *res.checked]
+        res = gate.judge(gate.survey(self.ctx.inv, svc, self.checked[1:], self.ctx.connect),
+                         self.ctx.acknowledged, fencing=self.opts.fencing)
         bad += res.blocking
         if here.hidden and here not in bad:
             bad.append(here)  # hidden candidates block whatever the job's state (FACTS 5.2)
         if bad:
             raise RefusedError(f"{svc.name}: refusing to deploy to {spec.name}, nothing "
-                               f"changed: {refusals(svc, bad, self.inv.hosts)}")
+                               f"changed: {refusals(svc, bad, self.ctx.inv.hosts)}")
         self.loaded = here.job is not None
         state = f"loaded, pid {here.job.pid}" if here.job else "not loaded"
         return (f"uid {want} owns {spec.domain.target}; plist "
@@ -172,25 +201,6 @@ class _HostRun:
         self.host.write_file(str(wrapper), Path(guard.__file__).read_bytes(), 0o755)
         return f"guard wrapper at {wrapper}"
 
-    def check_interrupt(self, where: str) -> None:
-        if self.interrupt():
-            raise StepFailed(f"interrupted by {self.interrupt.name} {where}")
-
-    def check_lock(self) -> None:
-        if self.lock is not None:
-            self.lock.ensure_held()
-
-    def cycle(self, rec: Recorder) -> None:
-        """stop -> start -> verify, each gated; raises StepFailed on the first failure."""
-        t = self.target
-        self.check_lock()
-        rec.run("stop", lambda: lifecycle.stop(t))
-        self.check_interrupt("after stop (nothing started)")
-        self.check_lock()
-        rec.run("start", lambda: lifecycle.start(t, self.path))
-        rec.run("verify", lambda: lifecycle.verify(t, self.opts.stay_up, self.interrupt))
-        self.check_lock()
-
     def rollback(self, *, files_only: bool = False,
                  survivors: tuple[int, ...] = ()) -> Rollback:
         rec = Recorder(self.spec.name, self.rec.progress)
@@ -228,51 +238,48 @@ class _HostRun:
         t = self.target
         rec.run("rollback-stop", lambda: lifecycle.stop(t))
         rec.run("rollback-start", lambda: lifecycle.start(t, self.path))
-        rec.run("rollback-verify", lambda: lifecycle.verify(t, self.opts.stay_up,
+        rec.run("rollback-verify", lambda: lifecycle.verify(t, self.ctx.stay_up,
                                                             check_health=False))
 
 
-def deploy_host(inv: Inventory, svc: ServiceSpec, spec: HostSpec, host: Host, connect: Connect,
-                opts: DeployOptions, interrupt: Interrupt,
-                progress: Progress | None = None) -> HostDeploy:
-    rec = Recorder(spec.name, progress)
-    run = _HostRun(inv, svc, spec, host, connect, opts, interrupt, rec)
-
-    def done(outcome: str, code: int, error: str | None = None,
-             rollback: Rollback | None = None) -> HostDeploy:
-        final = None
+def deploy_host(ctx: RunContext, svc: ServiceSpec, spec: HostSpec, host: Host,
+                opts: DeployOptions) -> HostDeploy:
+    rec = Recorder(spec.name, ctx.progress)
+    run = _HostRun(ctx, svc, spec, host, opts, rec)
+    ran = execute(run, host=host, service=svc.name, rec=rec, interrupt=ctx.interrupt,
+                  policy=lock_policy(opts), dry_run=opts.dry_run)
+    outcome, code, error = _outcome(ran, run)
+    final = None
+    if ran.stage != "planned":
         with contextlib.suppress(HostError, ParseError):
             final = run.target.observe()
-        plan = plan_deploy(svc, spec, run.path or "?", loaded=run.loaded,
-                           installed=run.installed, opts=opts, hosts_checked=run.checked,
-                           here=run.here)
-        return HostDeploy(spec.name, outcome, code, rec.steps, plan, rollback, final, error,
-                          reboot_note(svc, spec))
+    return HostDeploy(spec.name, outcome, code, rec.steps, ran.plan, run.undone, final, error,
+                      reboot_note(svc, spec))
 
-    if opts.dry_run:
-        try:
-            rec.run("preflight", run.preflight)
-        except SvcctlError as exc:
-            return done(_refused_outcome(exc), int(exc.exit_code), exc.one_line())
-        plan = plan_deploy(svc, spec, run.path, loaded=run.loaded, installed=run.installed,
-                           opts=opts, hosts_checked=run.checked, here=run.here)
-        return HostDeploy(spec.name, "planned", 0, rec.steps, plan,
-                          reboot=reboot_note(svc, spec))
 
-    lock = DeployLock(host, svc.name)
-    run.lock = lock
-    try:
-        rec.run("lock", lambda: lock.acquire(ttl=opts.lock_ttl, wait=opts.lock_wait,
-                                             break_lock=opts.break_lock).describe())
-    except SvcctlError as exc:
+def _outcome(ran: Ran, run: _HostRun) -> tuple[str, int, str | None]:
+    """How far the executor got, in deploy's words (README: outcomes and exit codes)."""
+    exc, opts = ran.error, run.opts
+    if ran.stage == "planned":
+        return "planned", 0, None
+    if ran.stage == "done":
+        if run.ctx.interrupt():
+            return ("interrupted", int(ExitCode.FAILED),
+                    f"interrupted by {run.ctx.interrupt.name} after the deploy had completed")
+        return ("deployed" if opts.upload else "restarted"), 0, None
+    assert exc is not None
+    if ran.stage == "lock":
         code = ExitCode.LOCKED if isinstance(exc, LockHeldError) else exc.exit_code
-        return done("locked" if code == ExitCode.LOCKED else "failed", int(code),
-                    exc.one_line())
-    try:
-        return _locked_part(run, done)
-    finally:
-        with contextlib.suppress(HostError, ParseError):
-            rec.run("unlock", lock.release)
+        return ("locked" if code == ExitCode.LOCKED else "failed"), int(code), exc.one_line()
+    if ran.stage == "observe":
+        return _refused_outcome(exc), int(exc.exit_code), exc.one_line()
+    error = exc.one_line()
+    if isinstance(exc, LockLostError) and not ran.changed:
+        error += "; nothing changed"
+    upload_failed = ran.failed_step is not None and ran.failed_step.kind == "upload"
+    if run.undone is None or upload_failed:  # nothing to undo, or the files only
+        return "failed", int(ExitCode.FAILED), error
+    return ("interrupted" if run.ctx.interrupt() else "rolled-back"), int(ExitCode.FAILED), error
 
 
 def _refused_outcome(exc: SvcctlError) -> str:
@@ -281,107 +288,59 @@ def _refused_outcome(exc: SvcctlError) -> str:
     return "bad-input" if isinstance(exc, BadInputError | PrivilegeError) else "failed"
 
 
-def _locked_part(run: _HostRun, done: Callable[..., HostDeploy]) -> HostDeploy:
-    rec, opts = run.rec, run.opts
-    try:
-        rec.run("preflight", run.preflight)
-        run.check_interrupt("before any change")
-    except SvcctlError as exc:
-        return done(_refused_outcome(exc), int(exc.exit_code), exc.one_line())
-    if opts.upload:
-        try:
-            run.check_lock()
-        except LockLostError as exc:
-            return done("failed", int(ExitCode.FAILED), exc.one_line() + "; nothing changed")
-        try:
-            rec.run("upload", run.upload)
-        except (HostError, ParseError) as exc:
-            return done("failed", int(ExitCode.FAILED), exc.one_line(),
-                        run.rollback(files_only=True))
-    try:
-        run.check_interrupt("after upload")
-        run.cycle(rec)
-    except LockLostError as exc:
-        # someone else holds the host now: a rollback would race their deploy
-        return done("failed", int(ExitCode.FAILED), exc.one_line())
-    except (StepFailed, HostError, ParseError) as exc:
-        if not opts.upload:
-            return done("failed", int(ExitCode.FAILED), exc.one_line())
-        survivors = exc.survivors if isinstance(exc, StepFailed) else ()
-        rb = run.rollback(survivors=survivors)
-        outcome = "interrupted" if run.interrupt() else "rolled-back"
-        return done(outcome, int(ExitCode.FAILED), exc.one_line(), rb)
-    if run.interrupt():
-        return done("interrupted", int(ExitCode.FAILED),
-                    f"interrupted by {run.interrupt.name} after the deploy had completed")
-    return done("deployed" if opts.upload else "restarted", 0)
-
-
-def run_deploy(inv: Inventory, svc: ServiceSpec, host_names: Sequence[str], connect: Connect,
-               opts: DeployOptions, progress: Progress | None = None) -> DeployReport:
+def run_deploy(ctx: RunContext, svc: ServiceSpec, host_names: Sequence[str],
+               opts: DeployOptions) -> DeployReport:
     """Deploy `svc` to each host: one at a time (stop at the first failure) or `parallel`.
 
     A deploy (not a restart) first fences every host the service is not assigned to but
     is installed, loaded or running on; a host it cannot reach blocks the whole deploy
-    unless the operator states it fenced (`opts.fenced`). Nothing starts before that.
+    unless the operator states it fenced (`ctx.acknowledged`). Nothing starts before that.
     """
-    interrupt = Interrupt()
-    results: dict[str, HostDeploy] = {}
-    with interrupt.installed():
-        fences, opts, blocked = (fence_phase(inv, svc, connect, opts, interrupt, progress)
-                                 if opts.upload else ([], opts, None))
-        if blocked is not None:
-            skipped = [HostDeploy(n, "not-attempted", 0, [], error=blocked) for n in host_names]
-            return DeployReport(svc.name, svc.label, opts.dry_run, skipped, fences,
-                                list(opts.acknowledgements))
+    fences, opts, blocked = fence_phase(ctx, svc, opts) if opts.upload else ([], opts, None)
+    if blocked is not None:
+        skipped = [HostDeploy(n, "not-attempted", 0, [], error=blocked) for n in host_names]
+        return DeployReport(svc.name, svc.label, opts.dry_run, skipped, fences,
+                            list(opts.acknowledgements))
 
-        def one(name: str) -> HostDeploy:
-            spec = inv.hosts[name]
-            try:
-                host = connect(spec)
-            except HostError as exc:
-                return HostDeploy(name, "failed", int(ExitCode.FAILED), [],
-                                  error=exc.one_line())
-            with host:
-                try:
-                    return deploy_host(inv, svc, spec, host, connect, opts, interrupt, progress)
-                except (HostError, ParseError) as exc:
-                    return HostDeploy(name, "failed", int(ExitCode.FAILED), [],
-                                      error=exc.one_line())
+    def one(name: str) -> HostDeploy:
+        spec = ctx.inv.hosts[name]
+        try:
+            with ctx.connect(spec) as host:
+                return deploy_host(ctx, svc, spec, host, opts)
+        except (HostError, ParseError) as exc:
+            return HostDeploy(name, "failed", int(ExitCode.FAILED), [], error=exc.one_line())
 
-        if opts.parallel > 1:
-            with ThreadPoolExecutor(max_workers=opts.parallel) as pool:
-                for r in pool.map(one, host_names):
-                    results[r.host] = r
-        else:
-            for name in host_names:
-                if interrupt() or any(r.exit_code != 0 for r in results.values()):
-                    results[name] = HostDeploy(name, "not-attempted", 0, [],
-                                               error="an earlier host failed or was interrupted")
-                    continue
-                results[name] = one(name)
-    return DeployReport(svc.name, svc.label, opts.dry_run, [results[n] for n in host_names],
-                        fences, list(opts.acknowledgements))
+    if opts.parallel > 1:
+        results = ctx.fan_out(one, host_names, workers=opts.parallel)
+    else:
+        results = []
+        for name in host_names:
+            if ctx.interrupt() or any(r.exit_code != 0 for r in results):
+                results.append(HostDeploy(name, "not-attempted", 0, [],
+                                          error="an earlier host failed or was interrupted"))
+                continue
+            results.append(one(name))
+    return DeployReport(svc.name, svc.label, opts.dry_run, results, fences,
+                        list(opts.acknowledgements))
 
 
-def fence_phase(inv: Inventory, svc: ServiceSpec, connect: Connect, opts: DeployOptions,
-                interrupt: Interrupt, progress: Progress | None
+def fence_phase(ctx: RunContext, svc: ServiceSpec, opts: DeployOptions
                 ) -> tuple[list[HostDeploy], DeployOptions, str | None]:
     """Survey every host `svc` is not assigned to, then fence those that need it.
 
     Returns the fence reports, the options the host deploys then run with (what was
     acknowledged, what a dry run would fence) and, when the deploy must stop, why.
     """
-    names = gate.others(inv, svc)
-    survey = gate.survey(inv, svc, names, connect)
+    names = gate.others(ctx.inv, svc)
+    survey = gate.survey(ctx.inv, svc, names, ctx.connect)
     unreachable = [f for f in survey if f.verdict is Verdict.UNREACHABLE]
-    unknown = sorted(opts.fenced - set(names))
+    unknown = sorted(ctx.acknowledged - set(names))
     if unknown:
         raise BadInputError(f"--fenced {unknown[0]}: not a host {svc.name} could run on "
                             f"apart from its own (those are: {', '.join(names) or 'none'})")
     out: list[HostDeploy] = []
     for f in unreachable:
-        if f.host not in opts.fenced:
+        if f.host not in ctx.acknowledged:
             out.append(HostDeploy(f.host, "refused", int(ExitCode.FINDINGS), [],
                                   error=refusal(svc, [f]), final=f))
     why = f"; {opts.reason}" if opts.reason else ""
@@ -389,7 +348,7 @@ def fence_phase(inv: Inventory, svc: ServiceSpec, connect: Connect, opts: Deploy
                              f"the operator stated that {f.host} is powered off or cut off "
                              f"(--fenced {f.host}){why}; svcctl could not reach it: "
                              f"{f.detail}")
-                 for f in unreachable if f.host in opts.fenced)
+                 for f in unreachable if f.host in ctx.acknowledged)
     opts = replace(opts, acknowledgements=acks)
     todo = [f for f in survey if f.verdict is not Verdict.UNREACHABLE and fence.needs_fence(f)]
     for f in todo:
@@ -403,11 +362,10 @@ def fence_phase(inv: Inventory, svc: ServiceSpec, connect: Connect, opts: Deploy
     reason = (f"{svc.name} is not assigned to this host (inventory: "
               f"{', '.join(svc.hosts) or 'no host'}): fenced by svcctl deploy{why}")
     for f in todo:
-        spec = inv.hosts[f.host]
+        spec = ctx.inv.hosts[f.host]
         try:
-            with connect(spec) as host:
-                r = fence.fence_host(svc, spec, host, reason=reason, dry_run=opts.dry_run,
-                                     interrupt=interrupt, progress=progress,
+            with ctx.connect(spec) as host:
+                r = fence.fence_host(ctx, svc, spec, host, reason=reason, dry_run=opts.dry_run,
                                      lock_wait=opts.lock_wait)
         except HostError as exc:
             r = HostDeploy(f.host, "failed", int(ExitCode.FAILED), [], error=exc.one_line())

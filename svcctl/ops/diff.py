@@ -9,8 +9,7 @@ pure `svcctl.assess.drift`.
 from __future__ import annotations
 
 import plistlib
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ from svcctl.errors import HostError, ParseError
 from svcctl.host.base import Host
 from svcctl.launchd import build_batch, print_argv, split_batch
 from svcctl.model import HostSpec, Inventory, ServiceSpec
+from svcctl.ops.context import RunContext
 from svcctl.render import plist_path_for, render_plist
 
 
@@ -61,19 +61,17 @@ def diff_host(target: _Target, host: Host, timeout: float = 30.0) -> HostDiff:
     return assess_drift(target.spec, target.rendered, target.path, cat, printed)
 
 
-def run_diff(inv: Inventory, service: ServiceSpec, host_names: Sequence[str],
-             connect: Callable[[HostSpec], Host], *, concurrency: int = 8,
+def run_diff(ctx: RunContext, service: ServiceSpec, host_names: Sequence[str], *,
              timeout: float = 30.0) -> DiffReport:
-    targets = plan_targets(inv, service, host_names)
+    targets = plan_targets(ctx.inv, service, host_names)
 
     def one(target: _Target) -> HostDiff:
         try:
-            host = connect(target.spec)
+            host = ctx.connect(target.spec)
         except HostError as exc:
             return target.unreachable(exc)
         return diff_host(target, host, timeout)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(targets)))) as pool:
-        diffs = tuple(pool.map(one, targets))
+    diffs = tuple(ctx.fan_out(one, targets))
     first = targets[0].data if targets else b""
     return DiffReport(service.name, service.label, first, diffs)

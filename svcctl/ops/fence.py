@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import PurePosixPath
@@ -41,15 +41,15 @@ from svcctl.model import (
     Verdict,
 )
 from svcctl.ops import lifecycle
+from svcctl.ops.context import RunContext
+from svcctl.ops.executor import LockPolicy, Ran, bind, execute, whole_plan
 from svcctl.ops.lifecycle import StepFailed, Target
-from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT, DeployLock, lock_path, operator
+from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT, operator
 from svcctl.ops.plan import HostDeploy
-from svcctl.ops.steps import Interrupt, Progress, Recorder, Step
+from svcctl.ops.steps import Interrupt, Recorder, Step
 from svcctl.scripts import fence as fence_scripts
 from svcctl.scripts.fence import Moved
 from svcctl.scripts.fence import move_argv as move_argv  # noqa: PLC0414  (re-exported)
-
-Connect = Callable[[HostSpec], Host]
 
 # gui/<uid> exists only with a console login (FACTS 1.4): 112 there means nothing to disable
 NO_DOMAIN = 112
@@ -62,7 +62,8 @@ class FencePlan:
     disables: tuple[Domain, ...]
     moves: tuple[tuple[str, str], ...]  # (plist, where it goes); `.previous` copies follow
     record: str
-    steps: tuple[Step, ...]
+    steps: tuple[Step, ...]  # the whole plan, lock to unlock
+    rest: tuple[Step, ...] = ()  # the steps after the survey
 
 
 def disable_domains(spec: HostSpec) -> tuple[Domain, ...]:
@@ -101,29 +102,40 @@ def move_plists(host: Host, spec: HostSpec, moves: tuple[tuple[str, str], ...]) 
     return "; ".join(f"{src} -> {dst}" for src, dst in moves)
 
 
+SURVEY = "only launchd's jobs run {svc}, no process hides its arguments (else refuse: " \
+    "nothing changed)"
+
+
+def survey_step(svc: ServiceSpec, spec: HostSpec) -> Step:
+    return Step("survey", f"on {spec.name}: " + SURVEY.format(svc=svc.name), changes=False)
+
+
 def plan_fence(svc: ServiceSpec, spec: HostSpec, finding: Finding, reason: str,
-               bound: float) -> FencePlan:
-    """Pure: the steps that fence `svc` on `spec`, from one survey."""
+               bound: float, policy: LockPolicy | None = None) -> FencePlan:
+    """Pure: the steps that fence `svc` on `spec`, from one survey (`steps`: the whole plan
+    as `--dry-run` prints it; `rest`: what runs after the survey)."""
     own = spec.domain.service_target(svc.label)
     bootouts = ([own] if finding.job is not None else []) + \
         [t for t in finding.elsewhere if t != own]
     moves = aside_moves(svc, spec, finding.plists)
     record = str(places.fence_record_path(svc.label, spec.domain, spec.home))
     disables = disable_domains(spec)
-    steps = [Step("lock", f"take {lock_path(svc.name)}"),
-             Step("survey", f"on {spec.name}: only launchd's jobs run {svc.name}, no process "
-                  "hides its arguments (else refuse: nothing changed)")]
-    steps += [Step("bootout", f"launchctl bootout {t}") for t in bootouts] or \
-        [Step("bootout", f"{svc.label} is loaded in no domain: nothing to boot out")]
-    steps.append(Step("disable", "launchctl disable " + ", ".join(
-        d.service_target(svc.label) for d in disables) + " (persists across reboots, "
-        "FACTS 2.5; gui/<uid> only while a console session exists)"))
-    steps += [Step("move", f"move {quote(src)} to {quote(dst)}") for src, dst in moves]
-    steps.append(Step("record", f"write {quote(record)}: who, when, why ({reason})"))
-    steps.append(Step("prove", f"for at most {bound:g} s: {svc.label} loaded in no domain, "
-                      "no matching process, no plist launchd would load"))
-    steps.append(Step("unlock", f"remove {lock_path(svc.name)}"))
-    return FencePlan(tuple(bootouts), disables, moves, record, tuple(steps))
+    if finding.fence is not None and not needs_fence(finding):
+        done = f"already {finding.fence.describe()}; nothing to do"
+        rest = [Step("fence", done, skip=done)]
+    else:
+        rest = [Step("bootout", f"launchctl bootout {t}") for t in bootouts] or \
+            [Step("bootout", f"{svc.label} is loaded in no domain: nothing to boot out",
+                  skip=f"{svc.label} is loaded in no domain")]
+        rest.append(Step("disable", "launchctl disable " + ", ".join(
+            d.service_target(svc.label) for d in disables) + " (persists across reboots, "
+            "FACTS 2.5; gui/<uid> only while a console session exists)"))
+        rest += [Step("move", f"move {quote(src)} to {quote(dst)}") for src, dst in moves]
+        rest.append(Step("record", f"write {quote(record)}: who, when, why ({reason})"))
+        rest.append(Step("prove", f"for at most {bound:g} s: {svc.label} loaded in no domain, "
+                         "no matching process, no plist launchd would load", changes=False))
+    steps = whole_plan(svc.name, policy or LockPolicy(), survey_step(svc, spec), rest)
+    return FencePlan(tuple(bootouts), disables, moves, record, tuple(steps), tuple(rest))
 
 
 def fence_refusal(svc: ServiceSpec, f: Finding) -> str | None:
@@ -157,12 +169,34 @@ def now_iso() -> str:
 
 
 class _Fence:
-    def __init__(self, svc: ServiceSpec, spec: HostSpec, host: Host, reason: str) -> None:
+    """Fencing one host, as an `executor.Operation`."""
+
+    framed = True
+
+    def __init__(self, svc: ServiceSpec, spec: HostSpec, host: Host, reason: str,
+                 interrupt: Interrupt, policy: LockPolicy) -> None:
         self.svc, self.spec, self.host, self.reason = svc, spec, host, reason
+        self.interrupt, self.policy = interrupt, policy
         self.target = Target(spec, svc, host)
         self.plan: FencePlan | None = None
         self.disabled: list[str] = []
         self.found: Finding | None = None
+
+    def observe(self) -> Step:
+        return replace(survey_step(self.svc, self.spec), run=self.survey)
+
+    def steps(self) -> list[Step]:
+        assert self.plan is not None
+        return bind(self.plan.rest, {
+            "bootout": [partial(self.bootout, t) for t in self.plan.bootouts],
+            "disable": self.disable,
+            "move": [partial(self.move, m) for m in self.plan.moves],
+            "record": self.record,
+            "prove": partial(self.prove, self.interrupt),
+        }, reads={"prove"})
+
+    def failed(self, exc: SvcctlError, done: Sequence[Step], failing: Step | None) -> None:
+        """Nothing to roll back: each step leaves the host more fenced than before."""
 
     def survey(self) -> str:
         f = self.target.observe()
@@ -172,7 +206,7 @@ class _Fence:
             raise RefusedError(f"{self.svc.name}: refusing to fence {self.spec.name}, nothing "
                                f"changed: {why}")
         self.plan = plan_fence(self.svc, self.spec, f, self.reason,
-                               lifecycle.stop_bound(self.svc))
+                               lifecycle.stop_bound(self.svc), self.policy)
         running = ", ".join(f"pid {i.proc.pid} ({i.owner})" for i in f.instances)
         return (f"loaded in {', '.join(self.plan.bootouts) or 'no domain'}; "
                 f"running: {running or 'nothing'}; plists: {', '.join(f.plists) or 'none'}")
@@ -202,9 +236,8 @@ class _Fence:
             "auto-load directories hold no plist of it" if absent else ""
         return f"disabled {', '.join(done)}{gone}"
 
-    def move(self) -> str:
-        assert self.plan is not None
-        return move_plists(self.host, self.spec, self.plan.moves)
+    def move(self, move: tuple[str, str]) -> str:
+        return move_plists(self.host, self.spec, (move,))
 
     def record(self) -> str:
         assert self.plan is not None
@@ -247,60 +280,38 @@ def check_unassigned(svc: ServiceSpec, spec: HostSpec) -> None:
                             f"({svc.source or 'inventory.yaml'})")
 
 
-def fence_host(svc: ServiceSpec, spec: HostSpec, host: Host, *, reason: str,
-               dry_run: bool = False, interrupt: Interrupt | None = None,
-               progress: Progress | None = None, lock_wait: float = DEFAULT_WAIT,
+def fence_host(ctx: RunContext, svc: ServiceSpec, spec: HostSpec, host: Host, *, reason: str,
+               dry_run: bool = False, lock_wait: float = DEFAULT_WAIT,
                break_lock: bool = False) -> HostDeploy:
     """Fence `svc` on one host it is not assigned to; the caller owns the connection."""
     check_unassigned(svc, spec)
-    interrupt = interrupt or Interrupt()
-    rec = Recorder(spec.name, progress)
-    run = _Fence(svc, spec, host, reason)
+    interrupt = ctx.interrupt
+    rec = Recorder(spec.name, ctx.progress)
+    policy = LockPolicy(DEFAULT_TTL, lock_wait, break_lock)
+    run = _Fence(svc, spec, host, reason, interrupt, policy)
+    ran = execute(run, host=host, service=svc.name, rec=rec, interrupt=interrupt,
+                  policy=policy, dry_run=dry_run)
+    outcome, code, error = _outcome(ran, interrupt)
+    final = None
+    with contextlib.suppress(HostError, ParseError):
+        final = run.target.observe()
+    return HostDeploy(spec.name, outcome, code, rec.steps, ran.plan, final=final, error=error)
 
-    def done(outcome: str, code: int, error: str | None = None) -> HostDeploy:
-        final = None
-        with contextlib.suppress(HostError, ParseError):
-            final = run.target.observe()
-        plan = list(run.plan.steps) if run.plan else []
-        return HostDeploy(spec.name, outcome, code, rec.steps, plan, final=final, error=error)
 
-    if dry_run:
-        try:
-            rec.run("survey", run.survey)
-        except SvcctlError as exc:
-            return done("refused", int(exc.exit_code), exc.one_line())
-        return done("planned", 0)
-    lock = DeployLock(host, svc.name)
-    try:
-        rec.run("lock", lambda: lock.acquire(ttl=DEFAULT_TTL, wait=lock_wait,
-                                             break_lock=break_lock).describe())
-    except SvcctlError as exc:
-        code = ExitCode.LOCKED if isinstance(exc, LockHeldError) else exc.exit_code
-        return done("locked" if code == ExitCode.LOCKED else "failed", int(code),
-                    exc.one_line())
-    try:
-        try:
-            rec.run("survey", run.survey)
-        except SvcctlError as exc:
-            return done("refused" if isinstance(exc, RefusedError) else "failed",
-                        int(exc.exit_code), exc.one_line())
-        assert run.plan is not None and run.found is not None
-        if run.found.fence is not None and not needs_fence(run.found):
-            rec.skip("fence", f"already {run.found.fence.describe()}; nothing to do")
-            return done("fenced", 0)
-        try:
-            for target in run.plan.bootouts:
-                rec.run("bootout", partial(run.bootout, target))
-            rec.run("disable", run.disable)
-            rec.run("move", run.move)
-            rec.run("record", run.record)
-            rec.run("prove", partial(run.prove, interrupt))
-        except (StepFailed, HostError, ParseError) as exc:
-            return done("failed", int(ExitCode.FAILED), exc.one_line())
+def _outcome(ran: Ran, interrupt: Interrupt) -> tuple[str, int, str | None]:
+    exc = ran.error
+    if ran.stage == "planned":
+        return "planned", 0, None
+    if ran.stage == "done":
         if interrupt():
-            return done("interrupted", int(ExitCode.FAILED),
-                        f"interrupted by {interrupt.name} after the fence had completed")
-        return done("fenced", 0)
-    finally:
-        with contextlib.suppress(HostError, ParseError):
-            rec.run("unlock", lock.release)
+            return ("interrupted", int(ExitCode.FAILED),
+                    f"interrupted by {interrupt.name} after the fence had completed")
+        return "fenced", 0, None
+    assert exc is not None
+    if ran.stage == "lock":
+        code = ExitCode.LOCKED if isinstance(exc, LockHeldError) else exc.exit_code
+        return ("locked" if code == ExitCode.LOCKED else "failed"), int(code), exc.one_line()
+    if ran.stage == "observe":
+        return ("refused" if isinstance(exc, RefusedError) else "failed",
+                int(exc.exit_code), exc.one_line())
+    return "failed", int(ExitCode.FAILED), exc.one_line()

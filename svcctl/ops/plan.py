@@ -1,7 +1,7 @@
 """What a deploy will do and what it reports: the plan, the report types, the refusal.
 
 Pure: no I/O. `plan_deploy` is exactly what `--dry-run` prints; `svcctl.ops.deploy`
-carries it out.
+gives each step what runs it and `svcctl.ops.executor` runs that same list.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from svcctl.errors import ExitCode
 from svcctl.host.quote import quote
 from svcctl.model import FenceRecord, Finding, HostSpec, ServiceSpec, Verdict
 from svcctl.ops import gate, lifecycle
-from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT, lock_path
+from svcctl.ops.executor import LockPolicy, whole_plan
+from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT
 from svcctl.ops.steps import Step, StepRecord
 
 PREVIOUS_SUFFIX = ".previous"  # not `*.plist`: launchd never loads it at login
@@ -29,9 +30,6 @@ class DeployOptions:
     lock_ttl: float = DEFAULT_TTL
     lock_wait: float = DEFAULT_WAIT
     parallel: int = 1
-    stay_up: float | None = None  # None: the service's own
-    # issue 11: hosts the operator states are powered off or cut off (`--fenced HOST`)
-    fenced: frozenset[str] = frozenset()
     # dry run: hosts the fence phase would fence first, so the gate lets them pass
     fencing: frozenset[str] = frozenset()
     # the operator's statements, recorded on every host deployed to
@@ -80,19 +78,37 @@ class DeployReport:
 
 def plan_deploy(svc: ServiceSpec, spec: HostSpec, path: str, *, loaded: bool,
                 installed: bool, opts: DeployOptions, hosts_checked: Sequence[str],
-                here: Finding | None = None) -> list[Step]:
-    """Pure: the exact steps for one host, from what pre-flight observed (`here`)."""
-    dom = spec.domain
-    target = dom.service_target(svc.label)
-    window = svc.stay_up if opts.stay_up is None else opts.stay_up
-    qpath = quote(path)
+                here: Finding | None = None, stay_up: float | None = None) -> list[Step]:
+    """Pure: the exact steps for one host, from what pre-flight observed (`here`): what
+    `--dry-run` prints and what `svcctl.ops.deploy` runs, through `svcctl.ops.executor`."""
+    return whole_plan(svc.name, lock_policy(opts), preflight_step(svc, spec, opts, hosts_checked),
+                      deploy_steps(svc, spec, path, loaded=loaded, installed=installed,
+                                   opts=opts, here=here, stay_up=stay_up))
+
+
+def lock_policy(opts: DeployOptions) -> LockPolicy:
+    return LockPolicy(opts.lock_ttl, opts.lock_wait, opts.break_lock)
+
+
+def preflight_step(svc: ServiceSpec, spec: HostSpec, opts: DeployOptions,
+                   hosts_checked: Sequence[str]) -> Step:
     acked = "".join(f"; {a.host} stated fenced by the operator, recorded here"
                     for a in opts.acknowledgements)
-    steps = [
-        Step("lock", f"take {lock_path(svc.name)} (expires after {opts.lock_ttl:g} s)"),
-        Step("preflight", f"{dom.target} reachable as its owner; plist renders and validates; "
-             f"no stray of {svc.name} on {', '.join(hosts_checked)}{acked}"),
-    ]
+    return Step("preflight", f"{spec.domain.target} reachable as its owner; plist renders and "
+                f"validates; no stray of {svc.name} on {', '.join(hosts_checked)}{acked}",
+                changes=False)
+
+
+def deploy_steps(svc: ServiceSpec, spec: HostSpec, path: str, *, loaded: bool,
+                 installed: bool, opts: DeployOptions, here: Finding | None,
+                 stay_up: float | None = None) -> list[Step]:
+    """Pure: the steps after pre-flight (upload unless a restart, stop, start, verify);
+    `stay_up`: the operator's window (`--stay-up`), else the service's own."""
+    dom = spec.domain
+    target = dom.service_target(svc.label)
+    window = svc.stay_up if stay_up is None else stay_up
+    qpath = quote(path)
+    steps = []
     if opts.upload:
         keep = (f"keep the installed one as {quote(path + PREVIOUS_SUFFIX)}" if installed
                 else "no previous version (first deploy)")
@@ -114,8 +130,7 @@ def plan_deploy(svc: ServiceSpec, spec: HostSpec, path: str, *, loaded: bool,
     check = f"; then health check {' '.join(lifecycle.health_argv(svc.health))}" \
         if svc.health else ""
     steps.append(Step("verify", f"for {window:g} s: one unchanging launchd pid, exactly one "
-                      f"matching process (launchd's), no crash loop{check}"))
-    steps.append(Step("unlock", f"remove {lock_path(svc.name)}"))
+                      f"matching process (launchd's), no crash loop{check}", changes=False))
     return steps
 
 

@@ -19,10 +19,22 @@ from svcctl.errors import SvcctlError
 
 @dataclass(frozen=True)
 class Step:
-    """A planned step: `kind` is stable (JSON), `action` says exactly what it will do."""
+    """A planned step: `kind` is stable (JSON), `action` says exactly what it will do.
+
+    The same object runs (`svcctl.ops.executor`): `run` does it and returns the detail
+    recorded; `changes` says it changes the host (the lease is renewed before it, and a
+    failure from then on may need a rollback); `skip`, when set, is recorded as the reason
+    it had nothing to do; `parts` says its `run` records its own parts (adopt's `ensure`:
+    gate, start, verify) and the step itself leaves no record. Two steps are equal when
+    their kind and action are: that is the plan a dry run prints.
+    """
 
     kind: str
     action: str
+    run: Callable[[], str] | None = field(default=None, compare=False, repr=False)
+    changes: bool = field(default=True, compare=False)
+    skip: str | None = field(default=None, compare=False)
+    parts: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
