@@ -33,9 +33,9 @@ from svcctl.model import (
 )
 from svcctl.ops.context import RunContext
 from svcctl.ops.lock import LockRecord, lock_path, parse_lock
-from svcctl.procs import cwd_names, identity_paths, probe_argv
+from svcctl.procs import cwd_names, identity_paths
 from svcctl.scripts import probe as probe_scripts
-from svcctl.scripts.probe import RecordRead, read_record_argv, record_read
+from svcctl.scripts.probe import RecordRead, probe_argv, read_record_argv, record_read
 
 GUARD_DIR = "/tmp/svcctl-guard"  # svcctl.guard's default lock directory
 # judge_places and parse_places moved to svcctl.assess.placement; re-exported for

@@ -27,7 +27,6 @@ from svcctl.procs.ps import (
     cwd_names,
     parse_probe,
     parse_ps,
-    probe_argv,
     ps_argv,
 )
 
@@ -49,7 +48,6 @@ __all__ = [
     "matcher_for",
     "parse_probe",
     "parse_ps",
-    "probe_argv",
     "ps_argv",
     "script_operand",
 ]

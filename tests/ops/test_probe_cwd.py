@@ -13,8 +13,9 @@ import pytest
 
 from svcctl.host.ssh import SSHHost, SSHTarget
 from svcctl.model import ServiceSpec
-from svcctl.procs import cwd_names, parse_probe, probe_argv
+from svcctl.procs import cwd_names, parse_probe
 from svcctl.procs.ps import parse_lsof_cwd
+from svcctl.scripts.probe import probe_argv
 from tests.conftest import Hosts
 from tests.testbed.jobs import detached
 

@@ -102,3 +102,13 @@ def test_exit_127_alone_means_not_a_mac() -> None:
     assert found.refusal == "tesseract: launchctl not found: it is not a macOS host"
     assert "which machine `tesseract` reaches" in found.hint
     assert [rc for rc in (0, 1, 3, 112, 113, 126, 128) if not_a_mac("h", rc)] == []
+
+
+def test_the_ps_probe_prints_the_marks_its_parser_splits_on() -> None:
+    """ps_probe.sh's parts are split by svcctl.procs.parse_probe on two marks: the script
+    must print exactly those, each as a line of its own."""
+    from svcctl.procs.ps import CWD_MARK, REAL_MARK
+    from svcctl.scripts.probe import PS_PROBE
+
+    for mark in (CWD_MARK, REAL_MARK):
+        assert f"printf '%s\\n' '{mark}'" in PS_PROBE.text, mark
