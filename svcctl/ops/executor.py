@@ -120,20 +120,22 @@ def execute(op: Operation, *, host: Host, service: str, rec: Recorder, interrupt
         except SvcctlError as exc:
             return Ran(plan([]), "observe", exc)
         rest = op.steps()
-        return _steps(op, rest, plan(rest), lock, rec, interrupt)
+        return _steps(op, rest, plan(rest), lock, rec, interrupt, observed=observe is not None)
     finally:
         with contextlib.suppress(HostError, ParseError):
             rec.run("unlock", lock.release)
 
 
 def _steps(op: Operation, rest: Sequence[Step], plan: list[Step], lock: DeployLock,
-           rec: Recorder, interrupt: Interrupt) -> Ran:
+           rec: Recorder, interrupt: Interrupt, *, observed: bool) -> Ran:
     done: list[Step] = []
     current: Step | None = None
     try:
-        for step in rest:
+        for i, step in enumerate(rest):
             current = None
-            if interrupt():
+            # between steps: the lock alone is not one (a signal right after it lands in
+            # the first step, which finishes: `svcctl stop` interrupted mid-stop still stops)
+            if (i > 0 or observed) and interrupt():
                 raise StepFailed(f"interrupted by {interrupt.name} " + (
                     f"after {done[-1].kind}" if any(s.changes for s in done)
                     else "before any change"))
