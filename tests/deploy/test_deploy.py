@@ -169,7 +169,9 @@ def test_lost_connection_mid_deploy_next_run_proceeds_safely(service: Service) -
 
 def test_a_second_deploy_waits_then_fails_naming_the_holder(service: Service) -> None:
     assert deploy(service)[0] == 0
-    service.write_inventory("v1", stay_up=4)
+    # the first must still hold the lock after the second deploy and the audit, two whole
+    # svcctl runs: a 4 s stay-up was over first under load (parallel workers)
+    service.write_inventory("v1", stay_up=10)
     first = service.spawn("deploy", service.name)
     wait_line(first, " lock ")
     rc, out = deploy(service, "--lock-wait", "1")
