@@ -8,7 +8,7 @@ output tail. No transport exception escapes `svcctl.host`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -54,6 +54,17 @@ class Host(ABC):
     def run(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT,
             stdin: bytes | None = None) -> Result:
         """Run argv (never through a shell unless argv says so) and wait for it."""
+
+    @abstractmethod
+    def feed(self, argv: Sequence[str], chunks: Iterable[bytes], *,
+             timeout: float = DEFAULT_TIMEOUT) -> Result:
+        """Run argv with `chunks` streamed to its stdin as they come, then end of file.
+
+        For data too large to hold twice (a release's tar stream). If the command stops
+        reading (it exits, or closes its stdin), the rest is not sent and the Result is
+        still the command's own. If `chunks` raises, the command's stdin is cut off (it
+        reads end of file, or the connection ends) and the exception propagates.
+        """
 
     @abstractmethod
     def read_file(self, path: str) -> bytes | None:

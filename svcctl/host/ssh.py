@@ -14,7 +14,7 @@ import posixpath
 import secrets
 import select
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,8 +185,16 @@ class SSHHost(Host):
     # -- commands ------------------------------------------------------------------
     def run(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT,
             stdin: bytes | None = None) -> Result:
-        args = tuple(argv)
+        return self._exec(tuple(argv), None if stdin is None else (stdin,), timeout)
+
+    def feed(self, argv: Sequence[str], chunks: Iterable[bytes], *,
+             timeout: float = DEFAULT_TIMEOUT) -> Result:
+        return self._exec(tuple(argv), chunks, timeout)
+
+    def _exec(self, args: tuple[str, ...], chunks: Iterable[bytes] | None,
+              timeout: float) -> Result:
         command = join(args)
+        deadline = (time.monotonic() + timeout, timeout)
         client = self._connect()
         transport = client.get_transport()
         if transport is None or not transport.is_active():
@@ -195,10 +203,12 @@ class SSHHost(Host):
         try:
             chan = transport.open_session(timeout=self.target.connect_timeout)
             chan.exec_command(command)
-            if stdin is not None:
-                chan.sendall(stdin)
-            chan.shutdown_write()
-            out, err = self._drain(chan, args, timeout)
+            got_out, got_err = bytearray(), bytearray()
+            if chunks is not None:
+                self._send(chan, chunks, args, deadline, got_out, got_err)
+            if not chan.closed:
+                chan.shutdown_write()
+            out, err = self._drain(chan, args, deadline, got_out, got_err)
             rc = chan.recv_exit_status()
         except (paramiko.SSHException, OSError, EOFError) as exc:
             self.close()
@@ -208,23 +218,50 @@ class SSHHost(Host):
         return Result(self.name, args, 255 if rc == -1 else rc,
                       out.decode(errors="replace"), err.decode(errors="replace"))
 
-    def _drain(self, chan: paramiko.Channel, args: tuple[str, ...],
-               timeout: float) -> tuple[bytes, bytes]:
-        deadline = time.monotonic() + timeout
-        out, err = bytearray(), bytearray()
+    def _send(self, chan: paramiko.Channel, chunks: Iterable[bytes], args: tuple[str, ...],
+              deadline: tuple[float, float], out: bytearray, err: bytearray) -> None:
+        """Send the chunks, reading output meanwhile (a command that writes while it reads
+        must not block on a full window); stop when the command stops reading."""
+        chan.settimeout(0.2)
+        try:
+            for chunk in chunks:
+                view = memoryview(chunk)
+                while view:
+                    if chan.exit_status_ready() or chan.closed:
+                        return  # it exited: the rest is not wanted
+                    self._check_deadline(chan, args, deadline)
+                    try:
+                        view = view[chan.send(bytes(view[:32768])):]
+                    except TimeoutError:
+                        pass  # no window yet: the command is busy, or gone (checked above)
+                    except OSError:
+                        if chan.closed:
+                            return
+                        raise
+                    _take(chan, out, err)
+        except BaseException:
+            chan.close()  # stdin cut off: the command reads end of file, or loses its session
+            raise
+        finally:
+            chan.settimeout(None)
+
+    def _check_deadline(self, chan: paramiko.Channel, args: tuple[str, ...],
+                        deadline: tuple[float, float]) -> float:
+        """Seconds left before `deadline` (when, the timeout given); past it, typed."""
+        remaining = deadline[0] - time.monotonic()
+        if remaining <= 0:
+            chan.close()
+            raise CommandTimeoutError(f"{self.name}: `{join(args)}` did not finish within "
+                                      f"{deadline[1]:g} s")
+        return remaining
+
+    def _drain(self, chan: paramiko.Channel, args: tuple[str, ...], deadline: tuple[float, float],
+               out: bytearray, err: bytearray) -> tuple[bytes, bytes]:
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                chan.close()
-                raise CommandTimeoutError(
-                    f"{self.name}: `{join(args)}` did not finish within {timeout:g} s"
-                )
+            remaining = self._check_deadline(chan, args, deadline)
             # the channel's fileno is readable on stdout data, stderr data or close
             select.select([chan], [], [], min(remaining, 1.0))
-            while chan.recv_ready():
-                out += chan.recv(65536)
-            while chan.recv_stderr_ready():
-                err += chan.recv_stderr(65536)
+            _take(chan, out, err)
             if chan.exit_status_ready() and (chan.eof_received or chan.closed) and \
                     not chan.recv_ready() and not chan.recv_stderr_ready():
                 return bytes(out), bytes(err)
@@ -255,3 +292,10 @@ class SSHHost(Host):
                     raise
         except (paramiko.SSHException, OSError) as exc:
             raise HostError(f"{self.name}: cannot write {path}: {exc}") from exc
+
+
+def _take(chan: paramiko.Channel, out: bytearray, err: bytearray) -> None:
+    while chan.recv_ready():
+        out += chan.recv(65536)
+    while chan.recv_stderr_ready():
+        err += chan.recv_stderr(65536)

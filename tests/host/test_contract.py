@@ -230,3 +230,58 @@ Host tess-via-backup
                    "\nHost nowhere\n  HostName 127.77.0.0\n  Port 1\n")
     with pytest.raises(HostUnreachableError, match=r"via nowhere"):
         SSHHost("tess-via-backup", SSHTarget("tess-via-backup", ssh_config=cfg)).run(["true"])
+
+
+# -- feed: stdin streamed from chunks (a release's tar stream, issue 13) ---------------
+
+
+def test_feed_streams_every_chunk_in_order(host: tuple[Host, str]) -> None:
+    import hashlib
+
+    h, _ = host
+    chunks = [bytes([i]) * (300_000 + i) for i in range(12)]  # ~3.6 MB: past SSH's window
+    r = h.feed(["shasum", "-a", "256"], iter(chunks), timeout=60)
+    assert r.rc == 0, r.stderr
+    assert r.stdout.split()[0] == hashlib.sha256(b"".join(chunks)).hexdigest()
+
+
+def test_feed_stops_sending_when_the_command_stops_reading(host: tuple[Host, str]) -> None:
+    h, _ = host
+    sent = []
+
+    def endless() -> Iterator[bytes]:
+        for i in range(2000):  # 2 GB if it were all sent
+            sent.append(i)
+            yield b"x" * 1_000_000
+
+    start = time.monotonic()
+    r = h.feed(["sh", "-c", "head -c 10 >/dev/null; echo stopped; echo why >&2; exit 5"],
+               endless(), timeout=60)
+    assert (r.rc, r.stdout, r.stderr) == (5, "stopped\n", "why\n")
+    assert len(sent) < 100
+    assert time.monotonic() - start < 30
+
+
+def test_feed_cuts_stdin_when_the_chunks_fail(host: tuple[Host, str]) -> None:
+    h, scratch = host
+
+    def failing() -> Iterator[bytes]:
+        yield b"half"
+        raise ValueError("the source broke")
+
+    with pytest.raises(ValueError, match="the source broke"):
+        h.feed(["sh", "-c", f"cat > {scratch}/got; echo done > {scratch}/end"], failing())
+    # the command saw end of file (or its session end), never more than was sent
+    deadline = time.monotonic() + 10
+    while h.read_file(f"{scratch}/end") is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert h.read_file(f"{scratch}/got") in (b"", b"half")
+    assert h.run(["true"]).rc == 0  # the connection still serves
+
+
+def test_feed_timeout_is_typed(host: tuple[Host, str]) -> None:
+    h, _ = host
+    start = time.monotonic()
+    with pytest.raises(CommandTimeoutError, match=r"did not finish within 0\.5 s"):
+        h.feed(["sleep", "10"], iter([b"x"]), timeout=0.5)
+    assert time.monotonic() - start < 5
