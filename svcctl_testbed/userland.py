@@ -166,11 +166,41 @@ done
 """
 
 
+# BSD `mv -h` (FACTS 5.4): with two operands and a target that is a symlink to a
+# directory, rename over the link itself instead of moving into the directory (GNU: -T);
+# otherwise -h changes nothing. With more than two operands it is a usage error.
+_MV = """n=$#; h=''; ops=0; opts=1
+while [ "$n" -gt 0 ]; do
+  a=$1; shift; n=$((n - 1))
+  if [ -n "$opts" ]; then
+    case $a in
+      --) opts=''; set -- "$@" "$a"; continue;;
+      --*) bad -;;
+      -*T*) bad T;;
+      -*h*) h=1; a=$(printf '%s' "$a" | tr -d h); [ "$a" = - ] && continue;;
+      -?*) ;;
+      *) opts=''; ops=$((ops + 1));;
+    esac
+  else
+    ops=$((ops + 1))
+  fi
+  set -- "$@" "$a"
+done
+if [ -n "$h" ]; then
+  [ "$ops" -le 2 ] || {{ printf '%s\n' "$usage" >&2; exit 64; }}
+  for last do :; done
+  if [ -L "$last" ] && [ -d "$last" ]; then set -- -T "$@"; fi
+fi
+"""
+
+
 def _wrapper(tool: str, letters: str, usage: str, code: int) -> str:
     """sh that refuses what BSD's getopt would, then runs the real (GNU) tool."""
     head = _HEAD.format(tool=tool, usage=usage, code=code)
     if tool == "sed":
         body = _SED
+    elif tool == "mv":
+        body = _MV.format()
     elif tool == "mktemp":
         body = _MKTEMP.format()
     else:

@@ -1,0 +1,25 @@
+# shellcheck shell=sh source-path=SCRIPTDIR
+# Point root $1's `current` at releases/$2 (svcctl.scripts.release.switch) with one
+# rename(2): a fresh link beside it, then `mv -h` over `current`. BSD mv without -h moves
+# a source INTO the directory a `current` link points to; `ln -sfh` unlinks then links,
+# so a reader could find no `current` (FACTS 5.4). The link is relative: the root may move.
+# rc 0: switched (stdout: the previous target, empty if none); 3: no such release;
+# 4: `current` is not a symlink (a directory or file someone put there): refused;
+# 8: `releases` not a plain directory; 1: the link could not be made or renamed.
+. ./release_common.sh
+cur=$root/current
+if [ ! -d "$rel/$id" ] || [ -L "$rel/$id" ] || [ ! -f "$rel/$id/.svcctl-manifest" ]; then
+  exit 3
+fi
+if { [ -e "$cur" ] || [ -L "$cur" ]; } && [ ! -L "$cur" ]; then
+  ls -ld "$cur" >&2; exit 4
+fi
+prev=$(readlink "$cur" 2>/dev/null)
+new=$(mktemp -u "$root/.current-XXXXXXXX") || exit 1
+ln -s "releases/$id" "$new" || exit 1
+mv -f -h "$new" "$cur" || { rm -f "$new"; exit 1; }
+if [ ! -L "$cur" ]; then
+  # `current` became a directory between the check and the rename: the link went inside
+  base=${new##*/}; [ -L "$cur/$base" ] && rm -f "$cur/$base"; ls -ld "$cur" >&2; exit 4
+fi
+printf '%s\n' "$prev"
