@@ -12,11 +12,12 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from svcctl.host.base import Host
 from svcctl.host.ssh import SSHHost, SSHTarget
 from svcctl.release.source import Source, open_source, record_for, tar_chunks
 from svcctl.scripts import release
@@ -69,7 +70,7 @@ def _upload(host: SSHHost, root: str, src: Source, rid: str,
     return release.upload(host, root, rid, src.checksum, chunks())
 
 
-def _leftovers(host: SSHHost, root: str) -> list[str]:
+def _leftovers(host: Host, root: str) -> list[str]:
     out = host.check(["sh", "-c", 'ls -A "$1/releases"', "sh", root]).stdout
     return sorted(x for x in out.split("\n") if x)
 
@@ -225,3 +226,51 @@ def test_a_current_directory_put_there_by_someone_else_is_refused(
     assert run.outcome is Switched.NOT_A_LINK, run.result
     assert ops.check(["ls", "-A", f"{root}/current"]).stdout.split() == ["theirs"]
     assert release.switch(ops, root, "nope").outcome is Switched.NO_RELEASE
+
+
+def _wait_for(check: Callable[[], bool], seconds: float = 15) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(0.2)
+    return check()
+
+
+def test_a_connection_lost_mid_upload_leaves_nothing(hosts: Hosts, root: str,
+                                                     tmp_path: Path) -> None:
+    host = SSHHost(H, SSHTarget(H, ssh_config=hosts.ssh_config))
+    with open_source(_tree(tmp_path / "src", "A")) as src:
+        tar = b"".join(tar_chunks(src, b"{}"))
+
+        def dying() -> Iterator[bytes]:
+            yield tar[:len(tar) // 2]
+            host.close()  # the connection is gone, as if the network dropped
+            yield tar[len(tar) // 2:]
+
+        r = host.feed(release.UPLOAD.argv(root, "v1", src.checksum), dying())
+    assert r.rc != 0
+    with SSHHost(H, SSHTarget(H, ssh_config=hosts.ssh_config)) as again:
+        assert _wait_for(lambda: _leftovers(again, root) == []), _leftovers(again, root)
+
+
+def test_no_space_removes_the_incoming_release_and_keeps_current(
+        hosts: Hosts, ops: SSHHost, tmp_path: Path) -> None:
+    small = f"/Users/ops/small-{time.time_ns()}"
+    hosts.ssh(H, f"mkdir {small} && mount -t tmpfs -o size=1m tmpfs {small} && "
+                 f"chown ops {small}", user="root")
+    try:
+        root = f"{small}/app"
+        tiny = tmp_path / "tiny"
+        tiny.mkdir()
+        (tiny / "marker").write_text("tiny")
+        with open_source(tiny) as t, open_source(_tree(tmp_path / "big", "B")) as big:
+            assert _upload(ops, root, t, "tiny").outcome is Stored.UPLOADED
+            assert release.switch(ops, root, "tiny").outcome is Switched.SWITCHED
+            run = _upload(ops, root, big, "big")
+        assert run.outcome is Stored.NO_SPACE, run.result
+        assert _leftovers(ops, root) == ["tiny"]
+        assert ops.check(["readlink", f"{root}/current"]).stdout == "releases/tiny\n"
+        assert ops.read_file(f"{root}/current/marker") == b"tiny"
+    finally:
+        hosts.ssh(H, f"umount {small}; rmdir {small}", user="root", check=False)
