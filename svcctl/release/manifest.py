@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from svcctl.errors import BadInputError
+from svcctl.errors import BadInputError, ParseError
 
 SCHEMA = "svcctl.release/1"
 RESERVED_PREFIX = ".svcctl-"  # top-level names the host keeps beside the files
@@ -158,6 +158,23 @@ class Provenance:
             "ci": ci,
         }
         return json.dumps(record, indent=2, sort_keys=True) + "\n"
+
+
+def parse_record(text: str) -> Provenance:
+    """A record read back from a host (RECORD_NAME); ParseError if it is not one."""
+    try:
+        raw = json.loads(text)
+        if raw.get("schema") != SCHEMA:
+            raise ParseError(f"release record: schema {raw.get('schema')!r}, not {SCHEMA}")
+        ci = raw.get("ci")
+        return Provenance(
+            str(raw["id"]), str(raw["who"]),
+            datetime.strptime(raw["when"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC),
+            str(raw["manifest_sha256"]), int(raw["files"]), int(raw["bytes"]),
+            None if ci is None else CiRun(str(ci["system"]), str(ci["project"]),
+                                          str(ci["run"]), str(ci["url"]), str(ci["commit"])))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ParseError(f"release record: not a {SCHEMA} record: {exc}") from exc
 
 
 def provenance(release_id: str, entries: Iterable[Entry], who: str, when: datetime,

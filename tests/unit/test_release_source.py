@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from svcctl.errors import BadInputError, ExitCode
+from svcctl.errors import BadInputError, ExitCode, ParseError
 from svcctl.release.manifest import (
     RECORD_NAME,
     Entry,
     check_id,
     ci_run,
     manifest_text,
+    parse_record,
     provenance,
 )
 from svcctl.release.source import open_source, release_id, tar_chunks
@@ -239,6 +240,17 @@ def test_provenance_names_the_ci_run_of_each_system() -> None:
         "v1", "me@mac", "2026-01-02T00:00:00Z", 2, 5)
     assert rec["manifest_sha256"] == _sha(manifest_text(entries).encode())
     assert rec["ci"]["url"] == "https://github.com/o/r/actions/runs/9"
+
+
+def test_a_record_reads_back_and_garbage_is_a_parse_error() -> None:
+    made = provenance("v1", [Entry("a", "0" * 64, size=5)], "me@mac",
+                      datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+                      {"CI_PROJECT_PATH": "g/p", "CI_PIPELINE_ID": "7"})
+    assert parse_record(made.to_json()) == made
+    for bad in ("", "[]", "{}", '{"schema": "svcctl.release/1"}', "not json",
+                made.to_json().replace("2026-01-02T03:04:05Z", "yesterday")):
+        with pytest.raises(ParseError):
+            parse_record(bad)
 
 
 @pytest.mark.parametrize("what", ["file", "dir"])
