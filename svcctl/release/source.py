@@ -172,9 +172,9 @@ def _extract(artifact: Path, dest: Path) -> None:
             for m in members:
                 _check_member(m)
             tf.extractall(dest, members=members, filter="data")
+    except tarfile.FilterError as exc:  # a link leading out, caught by the second guard
+        raise BadInputError(f"release source {artifact}: {exc}") from exc
     except (tarfile.TarError, EOFError, OSError) as exc:
-        if isinstance(exc, BadInputError):
-            raise
         raise BadInputError(f"release source {artifact}: cannot read it as a .tar.gz: "
                             f"{exc}") from exc
 
@@ -187,6 +187,9 @@ def _check_member(m: tarfile.TarInfo) -> None:
         raise BadInputError(f"artifact member {name!r} is not a file, directory or link")
     if m.islnk() and (m.linkname.startswith("/") or ".." in m.linkname.split("/")):
         raise BadInputError(f"artifact member {name!r} is a hard link outside the artifact")
+    if m.issym() and m.linkname.startswith("/"):
+        raise BadInputError(f"artifact member {name!r} is a symlink to an absolute path, "
+                            f"{m.linkname}: it would point outside the release")
 
 
 def release_id(source: Source, given: str | None) -> str:

@@ -17,7 +17,7 @@ trap 'exit 130' HUP INT TERM
 trap '' PIPE
 if [ -e "$rel/$id" ] || [ -L "$rel/$id" ]; then
   have=$(shasum -a 256 <"$rel/$id/.svcctl-manifest" 2>/dev/null | awk '{print $1}')
-  done_=1; [ "$have" = "$3" ] && exit 3; exit 4
+  done_=1; [ "$have" = "$3" ] && [ ! -L "$rel/$id" ] && exit 3; exit 4
 fi
 rm -rf "$inc"
 if ! mkdir "$inc"; then done_=1; exit 9; fi

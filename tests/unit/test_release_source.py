@@ -278,3 +278,17 @@ def _unreadable(tmp_path: Path, what: str) -> None:
                           cwd=Path(__file__).resolve().parents[2])
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout.strip().endswith("Permission denied")
+
+
+def test_an_artifacts_hard_links_become_files(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "one").write_text("same")
+    os.link(src / "one", src / "two")
+    art = tmp_path / "a.tgz"
+    subprocess.run(["tar", "czf", str(art), "-C", str(src), "."], check=True)
+    with tarfile.open(art) as tf:
+        assert any(m.islnk() for m in tf.getmembers())
+    with open_source(art) as a:
+        assert [(e.path, e.sha256) for e in a.entries] == [
+            ("one", _sha(b"same")), ("two", _sha(b"same"))]
