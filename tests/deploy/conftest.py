@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.site import SERVICE_PY, Service, Site, mac_site, testbed_site
+from tests.service_kit import SERVICE_PY, Service, Site, mac_site, testbed_site
 
 TARGETS = ["testbed", pytest.param("macos", marks=pytest.mark.macos)]
 
@@ -19,7 +19,7 @@ def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
         found = mac_site(tmp_path)
         if found is None:
             pytest.skip("real-Mac variant (marker macos): set SVCCTL_MAC_SSH_CONFIG and "
-                        "SVCCTL_MAC_HOST to run it against a Mac (see tests/deploy/site.py)")
+                        "SVCCTL_MAC_HOST to run it against a Mac (see tests/service_kit.py)")
         yield found
         return
     yield testbed_site(request.getfixturevalue("hosts"), tmp_path)
