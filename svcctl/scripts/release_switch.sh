@@ -3,8 +3,13 @@
 # rename(2): a fresh link beside it, then `mv -h` over `current`. BSD mv without -h moves
 # a source INTO the directory a `current` link points to; `ln -sfh` unlinks then links,
 # so a reader could find no `current` (FACTS 5.4). The link is relative: the root may move.
+# The target `current` leaves is kept as the link `.svcctl-previous` (renamed into place
+# the same way, after `current`), which the listing shows and prune never deletes; a
+# switch to the release already current leaves it as it was. Killed between the two
+# renames, `.svcctl-previous` still names the release before.
 # rc 0: switched (stdout: the previous target, empty if none); 3: no such release;
-# 4: `current` is not a symlink (a directory or file someone put there): refused;
+# 4: `current` or `.svcctl-previous` is not a symlink (someone put a directory or file
+# there): refused;
 # 8: `releases` not a plain directory; 1: the link could not be made or renamed.
 . ./release_common.sh
 cur=$root/current
@@ -14,6 +19,10 @@ fi
 if { [ -e "$cur" ] || [ -L "$cur" ]; } && [ ! -L "$cur" ]; then
   ls -ld "$cur" >&2; exit 4
 fi
+was=$root/.svcctl-previous
+if { [ -e "$was" ] || [ -L "$was" ]; } && [ ! -L "$was" ]; then
+  ls -ld "$was" >&2; exit 4
+fi
 prev=$(readlink "$cur" 2>/dev/null)
 new=$(mktemp -u "$root/.current-XXXXXXXX") || exit 1
 ln -s "releases/$id" "$new" || exit 1
@@ -21,5 +30,9 @@ mv -f -h "$new" "$cur" || { rm -f "$new"; exit 1; }
 if [ ! -L "$cur" ]; then
   # `current` became a directory between the check and the rename: the link went inside
   base=${new##*/}; [ -L "$cur/$base" ] && rm -f "$cur/$base"; ls -ld "$cur" >&2; exit 4
+fi
+if [ -n "$prev" ] && [ "$prev" != "releases/$id" ]; then
+  p=$(mktemp -u "$root/.previous-XXXXXXXX") && ln -s "$prev" "$p" &&
+    { mv -f -h "$p" "$was" || { rm -f "$p"; echo "$was: not recorded" >&2; }; }
 fi
 printf '%s\n' "$prev"
