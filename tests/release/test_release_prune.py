@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from svcctl.host.ssh import SSHHost, SSHTarget
+from svcctl.host.ssh import SSHHost
 from svcctl.release.listing import Kind, Points
 from svcctl.release.manifest import provenance
 from svcctl.release.prune import Kept, Why
@@ -23,22 +23,18 @@ from svcctl.release.source import open_source, tar_chunks
 from svcctl.scripts import release
 from svcctl.scripts.release import Listing, Pruning, Stored, Switched
 from tests.conftest import Hosts
+from tests.release import test_release_host
 
 pytestmark = pytest.mark.testbed
 H = "tesseract"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+ops = test_release_host.ops  # the same fixture: an SSH connection as `ops`
 SLEEPER = "import time\ntime.sleep(600)\n"
 
 
 @pytest.fixture
-def ops(hosts: Hosts) -> Iterator[SSHHost]:
-    host = SSHHost(H, SSHTarget(H, ssh_config=hosts.ssh_config))
-    with host:
-        yield host
-
-
-@pytest.fixture
 def root(hosts: Hosts) -> Iterator[str]:
+    """A fresh app root; the processes a test started there are ended after it."""
     path = f"/Users/ops/app-{time.time_ns()}"
     yield path
     for pid in STARTED.pop(path, []):
