@@ -29,7 +29,8 @@ for i do
   elif [ -e "$i" ]; then printf 'kept %s foreign\n' "$i"; continue
   else printf 'gone %s\n' "$i"; continue
   fi
-  found=$(procs "${cur#id }") || { printf 'kept %s unverified\n' "$i"; continue; }
+  case $cur in 'id '*) c=${cur#id };; *) c='';; esac
+  found=$(procs "$c") || { printf 'kept %s unverified\n' "$i"; continue; }
   pids=$(printf '%s\n' "$found" | awk -v id="$i" '$3 == id { printf "%s%s", s, $2; s = "," }')
   [ -n "$pids" ] && { printf 'kept %s running %s\n' "$i" "$pids"; continue; }
   if rm -rf "./$i" 2>/dev/null && [ ! -e "./$i" ] && [ ! -L "./$i" ]; then

@@ -200,3 +200,23 @@ def test_the_prune_script_removes_a_link_itself_and_never_what_it_points_to(
                                "kept v2 current", "gone nope", ""]
     assert (victim / "v1" / "precious").read_text() == "keep"
     assert sorted(os.listdir(root / "releases")) == ["v10", "v1x", "v2"]
+
+
+@pytest.mark.parametrize("ps", ["exit 1", "exit 0", "echo '    1     0 /sbin/launchd'"])
+def test_without_a_trustworthy_ps_nothing_is_deleted(
+        app: tuple[Path, list[subprocess.Popen[bytes]]], tmp_path: Path, ps: str) -> None:
+    """ps failing, or rows that do not show this very script (so cannot show everything):
+    the release is kept as unverified, and the listing fails rather than show no pids."""
+    root, _ = app
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ps").write_text(f"#!/bin/sh\n{ps}\n")
+    (bin_dir / "ps").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    out = subprocess.run(PRUNE.argv(str(root), "v1"), capture_output=True, text=True,
+                         timeout=30, check=True, env=env).stdout
+    assert out == "kept v1 unverified\n"
+    assert (root / "releases" / "v1").is_dir()
+    listed = subprocess.run(LIST.argv(str(root)), capture_output=True, text=True, timeout=30,
+                            env=env, check=False)
+    assert listed.returncode == 9, listed
