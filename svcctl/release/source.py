@@ -45,7 +45,9 @@ from svcctl.release.manifest import (
 )
 
 _MAX_HOPS = 40  # symlinks followed while resolving one target (the kernel's MAXSYMLINKS)
-_CHUNK = 1 << 20
+# tarfile's stream mode re-copies its buffer on each write: 64 KiB builds a 50 MB stream
+# about 4x faster than 1 MiB did (benchmarks/release_upload.py)
+_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
