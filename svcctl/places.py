@@ -4,7 +4,8 @@ Pure. FACTS 1.2: launchd loads `/Library/LaunchDaemons` into `system` at boot, a
 `~/Library/LaunchAgents` and `/Library/LaunchAgents` into `gui/<uid>` at a console login;
 `bootstrap` takes a plist from anywhere. So svcctl keeps a `user/<uid>` agent's plist in
 its own directory, which nothing loads by itself: a console login can then never start a
-second copy in `gui/<uid>` (issue 11; why not `launchctl disable`: svcctl_testbed/DESIGN.md).
+second copy in `gui/<uid>` (issue 11; why not `launchctl disable`:
+testbed/svcctl_testbed/DESIGN.md).
 """
 
 from __future__ import annotations

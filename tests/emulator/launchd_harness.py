@@ -25,7 +25,7 @@ from typing import Any
 from svcctl_testbed.admin import admin_request
 from tests.wait import wait_until
 
-PACKAGE = Path(__file__).resolve().parents[2] / "svcctl_testbed" / "emulator"
+PACKAGE = Path(__file__).resolve().parents[2] / "testbed" / "svcctl_testbed" / "emulator"
 PYTHON = "/usr/bin/python3"
 OPS_UID = 501
 OPS_GID = 20

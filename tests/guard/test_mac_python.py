@@ -20,7 +20,7 @@ import pytest
 from svcctl.guard import AlreadyRunning, acquire
 from tests.guard.support import AGENT, REPO, Agent, mac_python, start, stop, wait_for_exec
 
-SHIVA = REPO / "svcctl_testbed" / "demo" / "shiva"
+SHIVA = REPO / "testbed" / "svcctl_testbed" / "demo" / "shiva"
 
 
 def holder_of(lock_dir: str) -> tuple[int, tuple[str, ...], bool | None]:
@@ -117,7 +117,8 @@ def test_only_inline_code_is_lost_on_3_9(python: str) -> None:
 
 
 def test_the_demo_bot_runs_under_3_9(tmp_path: Path) -> None:
-    """svcctl_testbed/demo/shiva/main.py is what the demo and runbooks run with /usr/bin/python3."""
+    """testbed/svcctl_testbed/demo/shiva/main.py is what the demo and runbooks run with
+    /usr/bin/python3."""
     python = mac_python()
     bot = tmp_path / "shiva"
     shutil.copytree(SHIVA, bot, ignore=shutil.ignore_patterns("__pycache__"))

@@ -94,5 +94,5 @@ def test_runbook_commands_behave_as_written(runbook: Path, hosts: Hosts, tmp_pat
 
 def test_the_demo_ships_the_example_inventory() -> None:
     top = RUNBOOKS.parent / "inventory.yaml"
-    packaged = RUNBOOKS.parent / "svcctl_testbed" / "demo" / "inventory.yaml"
+    packaged = RUNBOOKS.parent / "testbed" / "svcctl_testbed" / "demo" / "inventory.yaml"
     assert packaged.read_text() == top.read_text()
