@@ -86,6 +86,27 @@ class HealthCheck:
 
 
 @dataclass(frozen=True)
+class ReleaseSpec:
+    """Where a service's code lives on the host and where it comes from (issue 13).
+
+    On the host: `<root>/releases/<id>/` per release, `<root>/current` a link to one of
+    them, `<root>/shared/<dir>` for each of `shared`, linked into every release. `source`
+    is a local directory or a `.tar.gz` artifact (absolute, resolved against the
+    inventory file). `{{ release }}` in the service's program, working directory,
+    environment and log paths stands for `<root>/releases/<id>`: the plist names the
+    concrete release, so `ps` shows which one every process runs.
+    """
+
+    root: str
+    source: str
+    keep: int = 5
+    shared: tuple[str, ...] = ()
+
+
+RELEASE_TOKEN = "{{ release }}"
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     name: str
     label: str
@@ -110,6 +131,7 @@ class ServiceSpec:
     # main.py`): the identity instances are matched against (issue 10). None: `program`.
     runs: tuple[str, ...] | None = None
     source: str = ""  # "inventory.yaml:12", for messages
+    release: ReleaseSpec | None = None  # issue 13: svcctl ships the code too
 
 
 @dataclass(frozen=True)
