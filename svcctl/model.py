@@ -241,6 +241,7 @@ class Instance:
     owner: str | None  # service-target of the job it descends from; None for a stray
     children: tuple[int, ...] = ()  # matching descendants folded into this instance
     reason: str = ""
+    release: str | None = None  # the release it runs (issue 13); None: no release, or untold
 
 
 @dataclass(frozen=True)

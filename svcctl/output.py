@@ -60,6 +60,7 @@ def instance_json(i: Instance) -> dict[str, Any]:
         "managed": i.managed,
         "owner": i.owner,
         "reason": i.reason,
+        "release": i.release,  # additive (issue 13): the release it runs, null if untold
     }
 
 
@@ -131,9 +132,10 @@ def _host_text(h: HostReport) -> list[str]:
         for i in f.instances:
             p = i.proc
             kind = "launchd" if i.managed else "STRAY"
+            release = f"release {safe(i.release)}  " if i.release is not None else ""
             out.append(f"      {kind:<7} pid {p.pid:<7} ppid {p.ppid:<7} "
                        f"user {safe(p.user):<8} started {safe(p.started_raw)}  "
-                       f"{safe(p.command)}")
+                       f"{release}{safe(p.command)}")
         step = next_step(f)
         if step:
             out.append(f"      next: {safe(step)}")

@@ -19,6 +19,7 @@ from svcctl.procs.matching import (
     identity_paths,
     match_process,
     matcher_for,
+    release_of,
     script_operand,
 )
 from svcctl.procs.ps import (
@@ -49,5 +50,6 @@ __all__ = [
     "parse_probe",
     "parse_ps",
     "ps_argv",
+    "release_of",
     "script_operand",
 ]

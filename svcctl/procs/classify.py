@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from svcctl.model import Finding, Instance, JobState, ProcInfo, ServiceSpec, Verdict
-from svcctl.procs.matching import Match, Matcher, describe_run, match_process, matcher_for
+from svcctl.procs.matching import (
+    Match,
+    Matcher,
+    describe_run,
+    match_process,
+    matcher_for,
+    release_of,
+)
 
 
 def _ancestors(pid: int, by_pid: Mapping[int, ProcInfo]) -> Iterable[int]:
@@ -56,7 +63,8 @@ def find_instances(
         reason += f"; {describe_run(by_pid[pid], m)}"  # the evidence (issue 10)
         out.append(
             Instance(
-                by_pid[pid], owner == expected_owner and owner is not None, owner, kids, reason
+                by_pid[pid], owner == expected_owner and owner is not None, owner, kids, reason,
+                release_of(by_pid[pid], m),
             )
         )
     return out, hidden

@@ -38,6 +38,18 @@ signalled. A row that names S's script or executable in its command line but run
 something else (`tail -f main.py.log`, `grep`, an editor, the probe's own `sh -c`, an SSH
 shell, a log shipper given S's path as an argument) is a *decoy*.
 
+## Releases (issue 13)
+
+A service with a `release` names `{{ release }}` in what it runs (`{{ release }}/main.py`);
+the plist names the concrete `<root>/releases/<id>`, but audit and deploy match with the
+templated spec, which does not know the id. So the token stands for *any* release: a
+path matches when, component by component, it is `<root>/releases/<id>` (an id as
+`RELEASE_ID` reads it, never `.incoming-<id>`) or `<root>/current`, then the rest of the
+service's path; as written, or by the real path the probe resolved (a link elsewhere into
+a release). A sibling root (`/Users/ops/shiva2`) never matches: no substring is compared.
+`release_of` tells the release an instance runs: the id, or for `current/...` the id the
+probe resolved `current` to, else `current`.
+
 Managed vs stray is decided in `svcctl.procs.classify`.
 """
 
@@ -49,7 +61,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from svcctl.model import ProcInfo, ServiceSpec
+from svcctl.model import RELEASE_TOKEN, ProcInfo, ServiceSpec
 
 # family -> (inline-code flags, options that take a separate value)
 _INTERPRETERS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -69,6 +81,11 @@ _INTERPRETERS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 MAXCOMLEN = 16  # macOS p_comm: what `(comm)` shows of the executable's name
 INLINE = "\0inline"  # sentinel operand: the interpreter runs code from its arguments
 LAUNCHD_CWD = "/"  # a job's working directory without WorkingDirectory (FACTS 4)
+# what `{{ release }}` becomes in a release service's matcher: `<root>/` + RELEASE_MARK. No
+# path a ps row or the probe prints holds a NUL, so it is never taken for a real name.
+RELEASE_MARK = "\0release"
+RELEASE_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")  # an id: never `.incoming-<id>`
+CURRENT = "current"
 
 
 def executable_family(path: str) -> str:
@@ -140,9 +157,25 @@ class Matcher:
     # real paths the probe resolved on the host (symlinks followed): two paths name one
     # file when their real paths are equal; a path it could not resolve stays as written
     real: Mapping[str, str] = field(default_factory=dict)
+    release_root: str | None = None  # the service's release root, normalised (issue 13)
 
     def same(self, path: str, target: str) -> bool:
+        if RELEASE_MARK in target:
+            return self.release_in(path, target) is not None
         return self.real.get(path, path) == self.real.get(target, target)
+
+    def release_in(self, path: str, target: str) -> str | None:
+        """The release `path` names when it is the templated `target` with RELEASE_MARK
+        standing for one release; None when it is not. As written first, then its real
+        path; `current` is told by the id the probe resolved it to, when it did."""
+        written = _release_part(path, target)
+        real = self.real.get(path)
+        resolved = _release_part(real, target) if real is not None else None
+        if written is None:
+            return resolved
+        if written == CURRENT and resolved is not None and resolved != CURRENT:
+            return resolved
+        return written
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -153,6 +186,41 @@ class Matcher:
         return tuple({posixpath.basename(key), posixpath.basename(self.exe_path)})
 
 
+def _release_part(path: str, target: str) -> str | None:
+    """`target` is `<prefix>RELEASE_MARK<suffix>`: the id when `path` is `<prefix>
+    releases/<id><suffix>`, CURRENT for `<prefix>current<suffix>`, else None. `prefix` ends
+    with `/` and `suffix` is empty or starts with one, so only whole components match."""
+    prefix, _, suffix = target.partition(RELEASE_MARK)
+    if not path.startswith(prefix) or not path.endswith(suffix):
+        return None
+    if len(prefix) + len(suffix) > len(path):
+        return None
+    middle = path[len(prefix) : len(path) - len(suffix)]
+    if middle == CURRENT:
+        return CURRENT
+    head, sep, rid = middle.partition("/")
+    return rid if head == "releases" and sep and RELEASE_ID.fullmatch(rid) else None
+
+
+def _release_spec(service: ServiceSpec) -> tuple[ServiceSpec, str | None]:
+    """The service with `{{ release }}` written as `<root>/RELEASE_MARK`, and its root."""
+    if service.release is None:
+        return service, None
+    root = posixpath.normpath(service.release.root)
+    at = root.rstrip("/") + "/" + RELEASE_MARK
+
+    def put(word: str) -> str:
+        return word.replace(RELEASE_TOKEN, at)
+
+    return replace(
+        service,
+        program=tuple(put(w) for w in service.program),
+        runs=tuple(put(w) for w in service.runs) if service.runs is not None else None,
+        working_directory=put(service.working_directory)
+        if service.working_directory is not None else None,
+    ), root
+
+
 def _inline_code(args: Sequence[str], at: int) -> str:
     return " ".join(args[at + 1 :])
 
@@ -161,7 +229,10 @@ def identity_paths(service: ServiceSpec) -> list[str]:
     """The absolute files the service runs (its executable, its script): the paths whose
     real paths the probe resolves on the host."""
     m = matcher_for(service)
-    return [p for p in (m.exe_path, m.script) if p is not None and p.startswith("/")]
+    return [
+        p for p in (m.exe_path, m.script)
+        if p is not None and p.startswith("/") and RELEASE_MARK not in p
+    ]
 
 
 def matcher_for(service: ServiceSpec, real: Mapping[str, str] | None = None) -> Matcher:
@@ -169,7 +240,12 @@ def matcher_for(service: ServiceSpec, real: Mapping[str, str] | None = None) -> 
     return replace(m, real=dict(real)) if real else m
 
 
-def _matcher(service: ServiceSpec) -> Matcher:
+def _matcher(templated: ServiceSpec) -> Matcher:
+    service, root = _release_spec(templated)
+    return replace(_identity_of(service), release_root=root)
+
+
+def _identity_of(service: ServiceSpec) -> Matcher:
     prog0, args = _effective_program(service.runs or service.program)
     family = executable_family(prog0)
     exe = posixpath.normpath(prog0) if "/" in prog0 else prog0
@@ -354,6 +430,28 @@ def resolved_command(proc: ProcInfo, m: Matcher) -> str:
         return proc.command
     a, b = row.spans[i]
     return proc.command[:a] + full + proc.command[b:]
+
+
+def release_of(proc: ProcInfo, m: Matcher) -> str | None:
+    """The release an instance runs (issue 13): read from the file it runs, resolved from
+    its cwd, against the service's templated script, else its executable. None when the
+    service has no release or the row does not tell."""
+    if m.release_root is None or proc.args_hidden:
+        return None
+    row = _Row.split(proc.command, m.words)
+    if not row.spans:
+        return None
+    argv = row.argv
+    i = _path_word(argv)
+    words = [(argv[i], t) for t in (m.script, m.exe_path) if i is not None and t is not None]
+    words.append((argv[0], m.exe_path))
+    for word, target in words:
+        full = resolve(word, proc.cwd)
+        if full is not None and RELEASE_MARK in target:
+            rid = m.release_in(full, target)
+            if rid is not None:
+                return rid
+    return None
 
 
 def describe_run(proc: ProcInfo, m: Matcher) -> str:

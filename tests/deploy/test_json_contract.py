@@ -19,7 +19,9 @@ PLAN = {"step", "action"}
 ROLLBACK = {"outcome", "detail", "steps"}
 FINAL = {"service", "label", "verdict", "launchd_pid", "launchd_state", "instances",
          "detail", "next", "elsewhere", "plists", "fence", "reboot"}
-INSTANCE = {"pid", "ppid", "user", "uid", "started", "command", "managed", "owner", "reason"}
+INSTANCE = {
+    "pid", "ppid", "user", "uid", "started", "command", "managed", "owner", "reason", "release",
+}
 
 
 def test_deploy_json_contract(service: Service) -> None:
