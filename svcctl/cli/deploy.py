@@ -89,20 +89,21 @@ def run(service: str, host: list[str] | None, opts: DeployOptions, as_json: bool
     from typing import cast
 
     from svcctl import output
-    from svcctl.ops.deploy import run_deploy
+    from svcctl.ops.deploy import run_deploy, shipping
     from svcctl.ops.steps import Progress
 
     inv = common.load(inventory)
     svc, names = service_and_hosts(inv, service, host)
     ctx = common.run_context(inv, accept_new_host_key, fenced=fenced, stay_up=stay_up)
-    with ctx.interrupt.installed():
+    # a service with `release:`: its source is read once, before any host (bad: exit 2)
+    with shipping(svc, opts) as ship, ctx.interrupt.installed():
         if not opts.dry_run and not yes and sys.stdin.isatty() and not as_json:
-            plan = run_deploy(ctx, svc, names, replace(opts, dry_run=True))
+            plan = run_deploy(ctx, svc, names, replace(opts, dry_run=True), ship)
             typer.echo(output.deploy_text(plan, command))
             if plan.exit_code != 0 or not typer.confirm("Proceed?", default=False):
                 raise typer.Exit(plan.exit_code or 1)
         ctx.progress = None if as_json else cast("Progress", printer(len(names), names))
-        report: DeployReport = run_deploy(ctx, svc, names, opts)
+        report: DeployReport = run_deploy(ctx, svc, names, opts, ship)
     typer.echo(output.deploy_json(report, command) if as_json
                else output.deploy_text(report, command))
     raise typer.Exit(report.exit_code)
@@ -131,13 +132,18 @@ def register(app: typer.Typer) -> None:
         fenced: list[str] = common.FencedOption,
         reason: str = typer.Option("", "--reason",
                                    help="Why, for the records of fences and of --fenced."),
+        release: str | None = typer.Option(None, "--release", metavar="ID",
+                                           help="The release id, for a service with "
+                                           "`release:` [default: the artifact's sha256, or "
+                                           "the source's git commit]."),
         inventory: Path | None = common.InventoryOption,
         accept_new_host_key: bool = common.AcceptNewOption,
     ) -> None:
         from svcctl.ops.plan import DeployOptions
 
         opts = DeployOptions(dry_run=dry_run, break_lock=break_lock, lock_ttl=lock_ttl,
-                             lock_wait=lock_wait, parallel=parallel, reason=reason)
+                             lock_wait=lock_wait, parallel=parallel, reason=reason,
+                             release_id=release)
         run(service, host, opts, as_json, yes, inventory, accept_new_host_key, "deploy",
             fenced, stay_up)
 

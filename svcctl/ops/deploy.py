@@ -9,7 +9,8 @@ The steps are the pure plan (`svcctl.ops.plan`), each given what runs it, and
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
@@ -39,6 +40,7 @@ from svcctl.ops.plan import (
     DeployOptions,
     DeployReport,
     HostDeploy,
+    ReleaseHere,
     Rollback,
     aside,
     deploy_steps,
@@ -50,9 +52,38 @@ from svcctl.ops.plan import (
     refusals,
 )
 from svcctl.ops.steps import Recorder, Step
+from svcctl.release.concrete import for_release, release_path
+from svcctl.release.source import Source, open_source, record_for, release_id, tar_chunks
 from svcctl.render import RenderedPlist, guard_wrapper_path, plist_path_for, render_plist
+from svcctl.scripts import release as releases
 from svcctl.scripts.files import keep_previous
 from svcctl.scripts.shell import not_a_mac
+
+
+@dataclass(frozen=True)
+class Shipping:
+    """The release a deploy ships (issue 13): its source, read once before any host, the id
+    and the provenance record every host receives."""
+
+    source: Source
+    release_id: str
+    record: bytes
+
+    @property
+    def checksum(self) -> str:
+        return self.source.checksum
+
+
+@contextlib.contextmanager
+def shipping(svc: ServiceSpec, opts: DeployOptions) -> Iterator[Shipping | None]:
+    """Read `svc`'s release source (None for a service without `release:`, or a restart);
+    BadInputError, before anything is sent, if it cannot be shipped."""
+    if svc.release is None or not opts.upload:
+        yield None
+        return
+    with open_source(Path(svc.release.source)) as src:
+        rid = release_id(src, opts.release_id)
+        yield Shipping(src, rid, record_for(src, rid, os.environ).to_json().encode())
 
 
 @dataclass
@@ -73,6 +104,10 @@ class _HostRun:
     checked: list[str] = field(default_factory=list)
     here: Finding | None = None
     undone: Rollback | None = None  # what `failed` did
+    ship: Shipping | None = None
+    shipped: ReleaseHere | None = None  # what pre-flight saw of the release on the host
+    plist_touched: bool = False  # the upload began on the plist: a rollback restores it
+    switched: releases.SwitchRun | None = None  # the switch ran: what `current` was
     framed = True
 
     @property
@@ -87,21 +122,24 @@ class _HostRun:
 
     def steps(self) -> list[Step]:
         t = self.target
+        runs = {"upload": self.upload,
+                "stop": lambda: lifecycle.stop(t),
+                "start": lambda: lifecycle.start(t, self.path),
+                "verify": lambda: lifecycle.verify(t, self.ctx.stay_up, self.ctx.interrupt)}
+        if self.shipped is not None:
+            runs |= {"switch": self.switch, "prune": self.prune}
         return bind(deploy_steps(self.svc, self.spec, self.path, loaded=self.loaded,
                                  installed=self.installed, opts=self.opts, here=self.here,
-                                 stay_up=self.ctx.stay_up),
-                    {"upload": self.upload,
-                     "stop": lambda: lifecycle.stop(t),
-                     "start": lambda: lifecycle.start(t, self.path),
-                     "verify": lambda: lifecycle.verify(t, self.ctx.stay_up, self.ctx.interrupt)},
-                    reads={"verify"})
+                                 stay_up=self.ctx.stay_up, shipped=self.shipped),
+                    runs, reads={"verify"})
 
     def failed(self, exc: SvcctlError, done: Sequence[Step], failing: Step | None) -> None:
         """The rollback hook: put the previous plist back, and restart it if it ran."""
         if isinstance(exc, LockLostError) or not self.opts.upload:
             return  # someone else holds the host now: a rollback would race their deploy
         if failing is not None and failing.kind == "upload":
-            self.undone = self.rollback(files_only=True)
+            if self.plist_touched:  # a release that failed to upload left the plist alone
+                self.undone = self.rollback(files_only=True)
         elif any(s.kind == "upload" for s in done):
             survivors = exc.survivors if isinstance(exc, StepFailed) else ()
             self.undone = self.rollback(survivors=survivors)
@@ -111,7 +149,8 @@ class _HostRun:
         spec, svc = self.spec, self.svc
         self.path = str(plist_path_for(svc, spec.domain, spec.home))
         if self.opts.upload:
-            self.rendered = render_plist(svc, spec.domain, self.ctx.inv.templates_dir,
+            concrete = svc if self.ship is None else for_release(svc, self.ship.release_id)
+            self.rendered = render_plist(concrete, spec.domain, self.ctx.inv.templates_dir,
                                          home=spec.home)
         batch = build_batch([["id", "-u"], print_argv(spec.domain), ["cat", self.path]])
         r = self.host.run(batch.argv)
@@ -151,13 +190,37 @@ class _HostRun:
                                f"changed: {refusals(svc, bad, self.ctx.inv.hosts)}")
         self.loaded = here.job is not None
         state = f"loaded, pid {here.job.pid}" if here.job else "not loaded"
+        seen = "" if self.ship is None else "; " + self.check_release()
         return (f"uid {want} owns {spec.domain.target}; plist "
                 f"{'valid' if self.rendered else 'installed'}; {svc.name} {state}; "
-                f"no stray on {', '.join(self.checked)}")
+                f"no stray on {', '.join(self.checked)}{seen}")
+
+    def check_release(self) -> str:
+        """Is the release on the host already (same id, same checksum)? Another checksum
+        under its id is refused as bad input: nothing is sent, nothing changes."""
+        assert self.ship is not None and self.svc.release is not None
+        rid, root = self.ship.release_id, self.svc.release.root
+        where = release_path(self.svc.release, rid)
+        run = releases.check(self.host, root, rid, self.ship.checksum)
+        if run.outcome is releases.Stored.CONFLICT:
+            raise BadInputError(f"{self.spec.name}: {where} holds other content than this "
+                                f"release {rid} (another checksum): refusing, nothing changed",
+                                hint="give this source its own id with --release ID")
+        if run.outcome is releases.Stored.UNTRUSTED:
+            raise RefusedError(f"{self.spec.name}: {root}/releases is not a plain directory: "
+                               "refusing, nothing changed")
+        if run.outcome not in (releases.Stored.PRESENT, releases.Stored.ABSENT):
+            raise HostError(f"{self.spec.name}: could not check {where}: "
+                            f"{_tail(run.result)}")
+        self.shipped = ReleaseHere(rid, run.outcome is releases.Stored.PRESENT)
+        return (f"release {rid} already at {where}" if self.shipped.present
+                else f"release {rid} not on the host yet")
 
     # -- changes ----------------------------------------------------------------------
     def upload(self) -> str:
         assert self.rendered is not None
+        shipped = "" if self.ship is None else self.upload_release() + "; "
+        self.plist_touched = True
         parent = str(PurePosixPath(self.path).parent)
         self.host.check(["mkdir", "-p", parent])
         keep = "first deploy: nothing to keep"
@@ -187,7 +250,59 @@ class _HostRun:
             keep += f"; recorded {path}: {ack.describe()}"
         if self.svc.guard:
             keep += "; " + self.install_guard()
-        return f"{self.path} ({len(self.rendered.data)} bytes, 0644); {keep}"
+        return f"{shipped}{self.path} ({len(self.rendered.data)} bytes, 0644); {keep}"
+
+    def upload_release(self) -> str:
+        """The release first (only if the host lacks it: check, then one tar stream)."""
+        assert self.ship is not None and self.svc.release is not None
+        ship, rid = self.ship, self.ship.release_id
+        where = release_path(self.svc.release, rid)
+        run = releases.upload(self.host, self.svc.release.root, rid, ship.checksum,
+                              tar_chunks(ship.source, ship.record))
+        if run.outcome is releases.Stored.PRESENT:
+            return f"release {rid} already at {where} (same checksum): nothing sent"
+        if run.outcome is releases.Stored.UPLOADED:
+            return f"release {rid} uploaded to {where} ({len(ship.source.entries)} files, " \
+                "manifest verified on the host)"
+        if run.outcome is releases.Stored.CONFLICT:
+            raise BadInputError(f"{self.spec.name}: {where} holds other content than this "
+                                f"release {rid} (another checksum): nothing sent")
+        raise StepFailed(f"release {rid} not uploaded to {where}: {run.outcome.value}"
+                         f"{': ' + _tail(run.result) if run.result else ''}")
+
+    def switch(self) -> str:
+        assert self.shipped is not None and self.svc.release is not None
+        rid, root = self.shipped.release_id, self.svc.release.root
+        run = releases.switch(self.host, root, rid)
+        if run.outcome is not releases.Switched.SWITCHED:
+            raise StepFailed(f"{root}/current not switched to releases/{rid}: "
+                             f"{run.outcome.value}: {_tail(run.result)}")
+        self.switched = run
+        return f"{root}/current -> releases/{rid} (was {run.previous or 'absent'})"
+
+    def switch_back(self, previous: str) -> str:
+        assert self.svc.release is not None
+        root = self.svc.release.root
+        rid = previous.removeprefix("releases/")
+        run = releases.switch(self.host, root, rid)
+        if run.outcome is not releases.Switched.SWITCHED:
+            raise StepFailed(f"{root}/current not switched back to {previous}: "
+                             f"{run.outcome.value}: {_tail(run.result)}")
+        return f"{root}/current -> {previous} again"
+
+    def prune(self) -> str:
+        """Old releases go; a prune that cannot run leaves them all and does not undo the
+        verified deploy (its detail says why)."""
+        rel = self.svc.release
+        assert rel is not None
+        run = releases.prune(self.host, rel.root, rel.keep)
+        kept = ", ".join(f"{k.release_id} ({k.why.value})" for k in run.kept) or "none"
+        if run.outcome is releases.Pruning.PRUNED:
+            return f"deleted {', '.join(run.deleted) or 'none'}; kept {kept}"
+        if run.outcome is releases.Pruning.NOTHING:
+            return f"nothing to delete; kept {kept}"
+        why = run.problem or (_tail(run.result) if run.result else run.listed.outcome.value)
+        return f"nothing pruned ({run.outcome.value}: {why}); every release is still there"
 
     def move_aside(self, paths: list[str]) -> str:
         """Plists another domain would load at boot or login go where nothing loads them."""
@@ -215,6 +330,8 @@ class _HostRun:
             self.host.check(["rm", "-f", self.path])
             return f"removed {self.path}: there was no previous version"
 
+        if self.switched is not None and not files_only and not survivors:
+            return self.rollback_release(rec, restore, had)
         try:
             rec.run("rollback-restore", restore)
             if files_only:
@@ -234,6 +351,29 @@ class _HostRun:
             return Rollback("failed", f"rollback failed: {exc.one_line()}", rec.steps)
         return Rollback("restored", "the previous version runs again, verified", rec.steps)
 
+    def rollback_release(self, rec: Recorder, restore: Callable[[], str],
+                         had: bool) -> Rollback:
+        """The switch ran: stop, `current` back to where it was, the previous plist back,
+        start, verify (the previous plist names the previous release)."""
+        assert self.switched is not None
+        t = self.target
+        previous = self.switched.previous
+        try:
+            rec.run("rollback-stop", lambda: lifecycle.stop(t))
+            if previous is not None:
+                rec.run("rollback-switch", lambda: self.switch_back(previous))
+            rec.run("rollback-restore", restore)
+            if not had:
+                return Rollback("nothing-running", "first deploy: no previous version to "
+                                "restore; nothing runs now", rec.steps)
+            rec.run("rollback-start", lambda: lifecycle.start(t, self.path))
+            rec.run("rollback-verify", lambda: lifecycle.verify(t, self.ctx.stay_up,
+                                                                check_health=False))
+        except (StepFailed, HostError, ParseError) as exc:
+            return Rollback("failed", f"rollback failed: {exc.one_line()}", rec.steps)
+        return Rollback("restored", f"the previous version runs again from {previous}, "
+                        "verified", rec.steps)
+
     def cycle_named(self, rec: Recorder) -> None:
         t = self.target
         rec.run("rollback-stop", lambda: lifecycle.stop(t))
@@ -242,10 +382,16 @@ class _HostRun:
                                                             check_health=False))
 
 
+def _tail(result: object) -> str:
+    err = getattr(result, "stderr", "") or ""
+    lines = [ln for ln in str(err).strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else f"exit {getattr(result, 'rc', '?')}"
+
+
 def deploy_host(ctx: RunContext, svc: ServiceSpec, spec: HostSpec, host: Host,
-                opts: DeployOptions) -> HostDeploy:
+                opts: DeployOptions, ship: Shipping | None = None) -> HostDeploy:
     rec = Recorder(spec.name, ctx.progress)
-    run = _HostRun(ctx, svc, spec, host, opts, rec)
+    run = _HostRun(ctx, svc, spec, host, opts, rec, ship=ship)
     ran = execute(run, host=host, service=svc.name, rec=rec, interrupt=ctx.interrupt,
                   policy=lock_policy(opts), dry_run=opts.dry_run)
     outcome, code, error = _outcome(ran, run)
@@ -289,13 +435,19 @@ def _refused_outcome(exc: SvcctlError) -> str:
 
 
 def run_deploy(ctx: RunContext, svc: ServiceSpec, host_names: Sequence[str],
-               opts: DeployOptions) -> DeployReport:
+               opts: DeployOptions, ship: Shipping | None = None) -> DeployReport:
     """Deploy `svc` to each host: one at a time (stop at the first failure) or `parallel`.
 
     A deploy (not a restart) first fences every host the service is not assigned to but
     is installed, loaded or running on; a host it cannot reach blocks the whole deploy
     unless the operator states it fenced (`ctx.acknowledged`). Nothing starts before that.
+
+    A service with `release:` ships its release: the source is read once, before any
+    host (`ship`, else read here; BadInputError if it cannot be shipped).
     """
+    if ship is None and svc.release is not None and opts.upload:
+        with shipping(svc, opts) as read:
+            return run_deploy(ctx, svc, host_names, opts, read)
     fences, opts, blocked = fence_phase(ctx, svc, opts) if opts.upload else ([], opts, None)
     if blocked is not None:
         skipped = [HostDeploy(n, "not-attempted", 0, [], error=blocked) for n in host_names]
@@ -306,7 +458,7 @@ def run_deploy(ctx: RunContext, svc: ServiceSpec, host_names: Sequence[str],
         spec = ctx.inv.hosts[name]
         try:
             with ctx.connect(spec) as host:
-                return deploy_host(ctx, svc, spec, host, opts)
+                return deploy_host(ctx, svc, spec, host, opts, ship)
         except (HostError, ParseError) as exc:
             return HostDeploy(name, "failed", int(ExitCode.FAILED), [], error=exc.one_line())
 

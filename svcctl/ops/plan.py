@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from svcctl import places
 from svcctl.errors import ExitCode
 from svcctl.host.quote import quote
-from svcctl.model import FenceRecord, Finding, HostSpec, ServiceSpec, Verdict
+from svcctl.model import FenceRecord, Finding, HostSpec, ReleaseSpec, ServiceSpec, Verdict
 from svcctl.ops import gate, lifecycle
 from svcctl.ops.executor import LockPolicy, whole_plan
 from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT
 from svcctl.ops.steps import Step, StepRecord
+from svcctl.release.concrete import release_path
 
 PREVIOUS_SUFFIX = ".previous"  # not `*.plist`: launchd never loads it at login
 # UNFENCED on an assigned host: a plist another domain would load; the upload moves it aside
@@ -35,6 +36,16 @@ class DeployOptions:
     # the operator's statements, recorded on every host deployed to
     acknowledgements: tuple[FenceRecord, ...] = ()
     reason: str = ""  # `--reason`: why, for the fence and acknowledgement records
+    release_id: str | None = None  # `--release ID`; None: the id the source gives (issue 13)
+
+
+@dataclass(frozen=True)
+class ReleaseHere:
+    """What pre-flight saw of the release a deploy ships (issue 13): its id, and whether
+    the host already holds it under that id with the same checksum (nothing to send)."""
+
+    release_id: str
+    present: bool
 
 
 @dataclass
@@ -78,12 +89,14 @@ class DeployReport:
 
 def plan_deploy(svc: ServiceSpec, spec: HostSpec, path: str, *, loaded: bool,
                 installed: bool, opts: DeployOptions, hosts_checked: Sequence[str],
-                here: Finding | None = None, stay_up: float | None = None) -> list[Step]:
-    """Pure: the exact steps for one host, from what pre-flight observed (`here`): what
-    `--dry-run` prints and what `svcctl.ops.deploy` runs, through `svcctl.ops.executor`."""
+                here: Finding | None = None, stay_up: float | None = None,
+                shipped: ReleaseHere | None = None) -> list[Step]:
+    """Pure: the exact steps for one host, from what pre-flight observed (`here`,
+    `shipped`): what `--dry-run` prints and what `svcctl.ops.deploy` runs, through
+    `svcctl.ops.executor`."""
     return whole_plan(svc.name, lock_policy(opts), preflight_step(svc, spec, opts, hosts_checked),
                       deploy_steps(svc, spec, path, loaded=loaded, installed=installed,
-                                   opts=opts, here=here, stay_up=stay_up))
+                                   opts=opts, here=here, stay_up=stay_up, shipped=shipped))
 
 
 def lock_policy(opts: DeployOptions) -> LockPolicy:
@@ -94,20 +107,28 @@ def preflight_step(svc: ServiceSpec, spec: HostSpec, opts: DeployOptions,
                    hosts_checked: Sequence[str]) -> Step:
     acked = "".join(f"; {a.host} stated fenced by the operator, recorded here"
                     for a in opts.acknowledgements)
+    rel = svc.release
+    there = (f"; release root {rel.root} checked: is the release there, same checksum"
+             if rel is not None and opts.upload else "")
     return Step("preflight", f"{spec.domain.target} reachable as its owner; plist renders and "
-                f"validates; no stray of {svc.name} on {', '.join(hosts_checked)}{acked}",
+                f"validates; no stray of {svc.name} on {', '.join(hosts_checked)}{acked}{there}",
                 changes=False)
 
 
 def deploy_steps(svc: ServiceSpec, spec: HostSpec, path: str, *, loaded: bool,
                  installed: bool, opts: DeployOptions, here: Finding | None,
-                 stay_up: float | None = None) -> list[Step]:
+                 stay_up: float | None = None, shipped: ReleaseHere | None = None
+                 ) -> list[Step]:
     """Pure: the steps after pre-flight (upload unless a restart, stop, start, verify);
-    `stay_up`: the operator's window (`--stay-up`), else the service's own."""
+    `stay_up`: the operator's window (`--stay-up`), else the service's own. A deploy of a
+    service with `release:` (`shipped`: what pre-flight saw of it) uploads the release
+    before the plist, switches `current` between stop and start, and prunes after verify."""
     dom = spec.domain
     target = dom.service_target(svc.label)
     window = svc.stay_up if stay_up is None else stay_up
     qpath = quote(path)
+    rel = svc.release if opts.upload else None
+    ship_to = None if rel is None or shipped is None else release_words(rel, shipped)
     steps = []
     if opts.upload:
         keep = (f"keep the installed one as {quote(path + PREVIOUS_SUFFIX)}" if installed
@@ -118,20 +139,43 @@ def deploy_steps(svc: ServiceSpec, spec: HostSpec, path: str, *, loaded: bool,
             keep += f"; move {quote(p)} aside: launchd would load it into another domain"
         if here is not None and here.fence is not None:
             keep += f"; unfence: remove the record ({here.fence.describe()})"
-        steps.append(Step("upload", f"write {qpath} (temp name + rename, mode 0644); {keep}"))
+        ship = "" if ship_to is None else f"{ship_to[0]}; then "
+        steps.append(Step("upload", f"{ship}write {qpath} (temp name + rename, mode 0644); "
+                          f"{keep}"))
     bound = lifecycle.stop_bound(svc)
     if loaded:
         steps.append(Step("stop", f"launchctl bootout {target}; wait until the label is gone "
                           f"and no matching process remains (at most {bound:g} s)"))
     else:
         steps.append(Step("stop", f"{target} is not loaded: check no matching process remains"))
+    if ship_to is not None:
+        steps.append(Step("switch", ship_to[1]))
     steps.append(Step("start", f"launchctl enable {target}; launchctl bootstrap {dom.target} "
                       f"{qpath}; launchctl kickstart {target}"))
     check = f"; then health check {' '.join(lifecycle.health_argv(svc.health))}" \
         if svc.health else ""
     steps.append(Step("verify", f"for {window:g} s: one unchanging launchd pid, exactly one "
                       f"matching process (launchd's), no crash loop{check}", changes=False))
+    if ship_to is not None:
+        steps.append(Step("prune", ship_to[2]))
     return steps
+
+
+def release_words(rel: ReleaseSpec, shipped: ReleaseHere) -> tuple[str, str, str]:
+    """The upload's release half, the switch and the prune, as the plan says them."""
+    rid = shipped.release_id
+    where = quote(release_path(rel, rid))
+    send = (f"release {rid}: already at {where} with the same checksum, nothing to send"
+            if shipped.present else
+            f"release {rid}: send it to {where} (one tar stream, published only once the "
+            "host's manifest matches)")
+    current = quote(f"{rel.root.rstrip('/')}/current")
+    switch = (f"point {current} at releases/{rid} (one rename, mv -h); remember the "
+              "previous target for a rollback")
+    prune = (f"keep the newest {rel.keep} releases under {quote(rel.root)}, and current, "
+             "previous and any a process runs; delete the rest (checked again before each "
+             "rm)")
+    return send, switch, prune
 
 
 def aside(svc: ServiceSpec, spec: HostSpec, here: Finding | None) -> list[str]:
