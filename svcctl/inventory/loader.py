@@ -23,7 +23,8 @@ from svcctl.inventory.nodes import (
     read_str,
     read_str_list,
 )
-from svcctl.model import Domain, HealthCheck, HostSpec, Inventory, ServiceSpec
+from svcctl.inventory.release import read_release, resolve_source, token_without_release
+from svcctl.model import RELEASE_TOKEN, Domain, HealthCheck, HostSpec, Inventory, ServiceSpec
 
 ENV_VAR = "SVCCTL_INVENTORY"
 DEFAULT_NAME = "inventory.yaml"
@@ -75,9 +76,14 @@ def load_inventory(path: Path) -> Inventory:
     return parse_inventory(text, path.resolve().parent, str(path))
 
 
+def _absolute(path: str) -> bool:
+    """`/...`, or `{{ release }}` and a path under it: a release's root is absolute."""
+    return path.startswith("/") or path == RELEASE_TOKEN or path.startswith(RELEASE_TOKEN + "/")
+
+
 def _abs_path(node: Node, where: Where) -> str:
     value = read_str(node, where, what="an absolute path")
-    if not value.startswith("/"):
+    if not _absolute(value):
         raise where.error(node, f"expected an absolute path, got {value!r}")
     return value
 
@@ -155,9 +161,12 @@ SERVICE_READERS: dict[str, Reader] = {
     "stay_up": read_number,
     "health": _health,
     "plist": _plist,
+    "release": read_release,
 }
-# a service's identity (what it runs, how its processes are told apart) is its own
-DEFAULT_KEYS = tuple(k for k in SERVICE_READERS if k not in ("label", "program", "runs", "match"))
+# a service's identity (what it runs, how its processes are told apart) is its own, and so
+# is where its code lives
+_OWN_KEYS = ("label", "program", "runs", "match", "release")
+DEFAULT_KEYS = tuple(k for k in SERVICE_READERS if k not in _OWN_KEYS)
 _MERGED = ("environment", "plist")  # defaults and service values are merged, not replaced
 
 
@@ -198,11 +207,17 @@ def _service(
     defaults: dict[str, tuple[Any, Node]],
     hosts: Mapping[str, HostSpec],
     file: str,
+    base: Path,
 ) -> ServiceSpec:
-    f = _with_defaults(_read_fields(node, where, tuple(SERVICE_READERS)), defaults)
+    own = _read_fields(node, where, tuple(SERVICE_READERS))
+    f = _with_defaults(own, defaults)
     for key in ("label", "program", "hosts"):
         if key not in f:
             raise where.error(anchor, f"missing `{key}`")
+    if "release" not in f:
+        misuse = token_without_release(name, own, defaults, where, Where(file, "defaults"))
+        if misuse is not None:
+            raise misuse
 
     def get(key: str, default: Any = None) -> Any:
         return f[key][0] if key in f else default
@@ -230,6 +245,7 @@ def _service(
         health=get("health"),
         plist_extra=get("plist", {}),
         source=f"{file}:{anchor.start_mark.line + 1}",
+        release=resolve_source(f["release"][0], base) if "release" in f else None,
     )
 
 
@@ -267,7 +283,7 @@ def _known_hosts(
 def _argv(f: Mapping[str, tuple[Any, Node]], where: Where, key: str) -> tuple[str, ...]:
     """`program` or `runs`: a non-empty argv whose first word is an absolute path."""
     argv = tuple(s for s, _ in f[key][0])
-    if not argv[0].startswith("/"):
+    if not _absolute(argv[0]):
         raise where.at(key).error(f[key][1], f"{key}[0] must be an absolute path, got {argv[0]!r}")
     return argv
 
@@ -308,7 +324,7 @@ def parse_inventory(text: str, base: Path, file: str = DEFAULT_NAME) -> Inventor
         if not NAME_RE.fullmatch(name):
             raise w.error(knode, "service names are letters, digits, . _ -")
         spec = services[name] = _service(
-            name, v, w, anchor=knode, defaults=defaults, hosts=hosts, file=file
+            name, v, w, anchor=knode, defaults=defaults, hosts=hosts, file=file, base=base
         )
         if spec.label in labels:
             lnode = next(x for k, _, x in pairs(v, w, None) if k == "label")
