@@ -164,6 +164,17 @@ class Matcher:
             return self.release_in(path, target) is not None
         return self.real.get(path, path) == self.real.get(target, target)
 
+    @property
+    def current_release(self) -> str | None:
+        """The release `<root>/current` links to, by the real path the probe resolved for
+        the service's file through it (`identity_paths`); None when untold."""
+        for target in (self.script, self.exe_path):
+            if target is not None and RELEASE_MARK in target:
+                rid = self.release_in(target.replace(RELEASE_MARK, CURRENT), target)
+                if rid is not None and rid != CURRENT:
+                    return rid
+        return None
+
     def release_in(self, path: str, target: str) -> str | None:
         """The release `path` names when it is the templated `target` with RELEASE_MARK
         standing for one release; None when it is not. As written first, then its real
@@ -229,10 +240,10 @@ def identity_paths(service: ServiceSpec) -> list[str]:
     """The absolute files the service runs (its executable, its script): the paths whose
     real paths the probe resolves on the host."""
     m = matcher_for(service)
-    return [
-        p for p in (m.exe_path, m.script)
-        if p is not None and p.startswith("/") and RELEASE_MARK not in p
-    ]
+    paths = [p for p in (m.exe_path, m.script) if p is not None and p.startswith("/")]
+    # a release's file is asked for through `<root>/current`: its real path tells which
+    # release is current (`Matcher.current_release`); the token itself names no file
+    return [p.replace(RELEASE_MARK, CURRENT) for p in paths]
 
 
 def matcher_for(service: ServiceSpec, real: Mapping[str, str] | None = None) -> Matcher:

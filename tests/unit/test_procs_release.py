@@ -187,8 +187,15 @@ def test_a_service_without_release_carries_none() -> None:
     assert verdict is Verdict.OK and inst[900].release is None
 
 
-def test_the_token_is_never_sent_to_the_probe_as_a_path() -> None:
-    assert identity_paths(shiva()) == ["/usr/bin/python3"]
+def test_the_probe_resolves_the_release_through_current() -> None:
+    """The token names no file: the probe is asked for `<root>/current/...`, whose real
+    path tells the current release."""
+    assert identity_paths(shiva()) == ["/usr/bin/python3", f"{ROOT}/current/main.py"]
+    text = probe_text([], real={f"{ROOT}/current/main.py": f"{ROOT}/releases/v7/main.py"})
+    assert matcher_for(shiva(), parse_probe(text).real).current_release == "v7"
+    assert matcher_for(shiva()).current_release is None
+    stale = {f"{ROOT}/current/main.py": f"{ROOT}/releases/.incoming-v8/main.py"}
+    assert matcher_for(shiva(), stale).current_release is None
 
 
 def _text(svc: ServiceSpec, command: str) -> tuple[str, dict[str, object]]:
