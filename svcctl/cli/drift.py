@@ -21,8 +21,13 @@ DIFF_SCHEMA = "svcctl.diff/1"
 RENDER_HELP = """Print the plist svcctl would upload for SERVICE on a host, byte for byte.
 
 The host (default: the service's first host) decides the domain, hence the template
-(LaunchAgent or LaunchDaemon). Exit codes: 0 printed; 2 bad input (unknown service or
-host, template error).
+(LaunchAgent or LaunchDaemon). For a service with a `release:`, the plist names one
+concrete release, `<root>/releases/<id>`, wherever the inventory says `{{ release }}`:
+--release ID, by default the id a deploy of its source would get (the source's git commit,
+plus -dirty, or a .tar.gz's sha256, shortened).
+
+Exit codes: 0 printed; 2 bad input (unknown service or host, template error, a release
+source that cannot be read, --release for a service without a release).
 
 Example: svcctl render shiva --host tesseract | plutil -lint -
 """
@@ -45,18 +50,39 @@ def _service(inv: Inventory, name: str) -> ServiceSpec:
     return inv.services[common.pick_services(inv, [name])[0]]
 
 
+def _concrete(spec: ServiceSpec, given: str | None) -> ServiceSpec:
+    """The service bound to release `given`, or to its source's id; as it is without one."""
+    from svcctl.release.concrete import for_release
+    from svcctl.release.manifest import check_id
+
+    if spec.release is None:
+        if given is not None:
+            raise BadInputError(f"service {spec.name!r} has no release: in the inventory; "
+                                "--release is for one that has")
+        return spec
+    if given is not None:
+        return for_release(spec, check_id(given))
+    from svcctl.release.source import open_source, release_id
+
+    with open_source(Path(spec.release.source)) as source:
+        return for_release(spec, release_id(source, None))
+
+
 def register(app: typer.Typer) -> None:
     @app.command(help=RENDER_HELP)
     def render(
         service: str = typer.Argument(..., help="Service name from the inventory."),
         host: str | None = typer.Option(
             None, "--host", "-H", help="Render for this host [default: the service's first]."),
+        release: str | None = typer.Option(
+            None, "--release", metavar="ID",
+            help="For a service with a release: name this one [default: its source's id]."),
         inventory: Path | None = common.InventoryOption,
     ) -> None:
         from svcctl.render import render_plist
 
         inv = common.load(inventory)
-        spec = _service(inv, service)
+        spec = _concrete(_service(inv, service), release)
         if host is None and not spec.hosts:
             raise BadInputError(f"service {service!r} has no hosts; pass --host")
         name = common.pick_hosts(inv, [host or spec.hosts[0]])[0]
