@@ -3,14 +3,38 @@
 The pure plan: a service with `release:` uploads the release before the plist (or says why
 nothing is sent), switches `current` between stop and start, prunes after verify; a
 service without one plans exactly what it always did; a restart ships nothing.
+
+On a testbed host (real sshd, launchd emulator): v1, v2, an unchanged v2, and a v3 that
+crashes and is rolled back to v2, with a sampler that never sees two instances. The
+inventory's `release:` key is not parsed yet on this branch, so the service is the
+inventory's with a ReleaseSpec added in Python, deployed through `run_deploy`.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
+import pytest
+
+from svcctl.cli import common
+from svcctl.errors import BadInputError, ExitCode
 from svcctl.model import Domain, DomainKind, HostSpec, ReleaseSpec, ServiceSpec
-from svcctl.ops.plan import DeployOptions, ReleaseHere, deploy_steps, plan_deploy
+from svcctl.ops.deploy import run_deploy
+from svcctl.ops.plan import (
+    DeployOptions,
+    DeployReport,
+    ReleaseHere,
+    deploy_steps,
+    plan_deploy,
+)
+from tests.service_kit import SAMPLER_PY, SERVICE_PY, Sampler, Service, Site
 
 ROOT = "/Users/ops/shiva"
 PLAIN = ServiceSpec("shiva", "com.example.shiva", ("tesseract",),
@@ -65,3 +89,169 @@ def test_a_restart_of_a_release_service_ships_nothing() -> None:
                          opts=DeployOptions(upload=False), here=None,
                          shipped=ReleaseHere("v2", present=False))
     assert [s.kind for s in steps] == ["stop", "start", "verify"]
+
+
+# -- on a testbed host -------------------------------------------------------------------
+
+class ReleaseSampler(Sampler):
+    """Sampler counting every instance of any release: argv[1] is <root>/releases/<id>/main.py
+    (service_kit's Sampler compares argv[1] to one script path)."""
+
+    def __init__(self, site: Site, host: str, root: str) -> None:
+        self.site, self.host, self.root = site, host, root
+        self.result: dict[str, Any] = {}
+
+    def __enter__(self) -> ReleaseSampler:
+        assert self.site.kind == "testbed", "the release sampler reads the testbed's /proc"
+        state = json.loads((self.site.ssh_config.parent / "state.json").read_text())
+        prefix = f"{self.root}/releases/"
+        code = SAMPLER_PY.replace(
+            "argv[1].decode(errors=\"replace\") == script",
+            "argv[1].decode(errors=\"replace\").startswith(script) and "
+            "argv[1].endswith(b\"/main.py\")")
+        assert code != SAMPLER_PY, "the sampler's match changed: update ReleaseSampler"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code],
+            env={**os.environ, "SAMPLER_PIDNS": state["hosts"][self.host]["pidns"]},
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(prefix + "\n")
+        self.proc.stdin.flush()
+        first = self.proc.stdout.readline()
+        assert first == "sampling\n", (first, self.proc.stderr.read() if self.proc.stderr
+                                        else "")
+        return self
+
+
+class Shipped:
+    """A service whose program is `{{ release }}/main.py`, its source a local directory."""
+
+    def __init__(self, site: Site, tmp: Path, base: Service) -> None:
+        self.site, self.base = site, base
+        self.root = f"{site.home}/{base.name}"
+        self.src = tmp / "src"
+        self.src.mkdir()
+        base.write_inventory()  # keep_alive, stay_up 1.5 s, exit_timeout 2, a log path
+        inv = common.load(base.inventory)
+        spec = replace(inv.services[base.name],
+                       program=("/usr/bin/python3", "{{ release }}/main.py"),
+                       release=ReleaseSpec(self.root, str(self.src), keep=5))
+        self.inv = replace(inv, services={base.name: spec})
+        self.svc = spec
+
+    def source(self, version: str, *, crash: bool = False) -> None:
+        text = SERVICE_PY
+        if crash:
+            assert text.count("    main(sys.argv[1:])") == 1
+            text = text.replace("    main(sys.argv[1:])", '    main(["v3", "crash"])')
+        (self.src / "main.py").write_text(text)
+        (self.src / "VERSION").write_text(version + "\n")
+
+    def deploy(self, release: str, *, dry_run: bool = False) -> DeployReport:
+        ctx = common.run_context(self.inv, False)
+        return run_deploy(ctx, self.svc, [self.site.main],
+                          DeployOptions(dry_run=dry_run, release_id=release))
+
+    def ps(self) -> list[str]:
+        out = self.site.sh(self.site.main, "ps -axo command=", user="root").stdout
+        return [ln for ln in out.splitlines() if f"{self.root}/releases/" in ln
+                and "python" in ln.split()[0].lower()]
+
+    def current(self) -> str:
+        return self.site.sh(self.site.main, f"readlink {self.root}/current").stdout.strip()
+
+    def releases(self) -> list[str]:
+        return sorted(self.site.sh(self.site.main, f"ls {self.root}/releases").stdout.split())
+
+    def cleanup(self) -> None:
+        self.site.sh(self.site.main, f"launchctl bootout {self.base.target}; "
+                     f"pkill -KILL -f {self.root}/releases/; rm -rf {self.root}",
+                     user="root", check=False)
+        self.base.cleanup()
+
+
+@pytest.fixture
+def shipped(testbed: Site, tmp_path: Path) -> Any:
+    s = Shipped(testbed, tmp_path, Service(testbed, f"rel{time.time_ns() % 10**9}", tmp_path,
+                                           [testbed.main]))
+    yield s
+    s.cleanup()
+
+
+def _kinds(plan: list[Any]) -> list[tuple[str, str]]:
+    return [(s.kind, s.action) for s in plan]
+
+
+def _detail(report: DeployReport, step: str) -> str:
+    (host,) = report.hosts
+    return next(r.detail for r in host.steps if r.step == step)
+
+
+def test_deploy_ships_switches_keeps_and_rolls_back_a_release(shipped: Shipped) -> None:
+    s = shipped
+    with ReleaseSampler(s.site, s.site.main, s.root) as sampler:
+        s.source("v1")
+        dry = s.deploy("v1", dry_run=True)
+        assert dry.exit_code == 0, dry
+        first = s.deploy("v1")
+        (h,) = first.hosts
+        assert first.exit_code == 0, (h.error, h.steps)
+        assert _kinds(h.plan) == _kinds(dry.hosts[0].plan)  # the dry run's plan is the run's
+        assert [r.step for r in h.steps] == [k for k, _ in _kinds(h.plan)]
+        assert "uploaded to" in _detail(first, "upload")
+        assert [ln.split()[1] for ln in s.ps()] == [f"{s.root}/releases/v1/main.py"]
+        assert s.current() == "releases/v1"
+
+        s.source("v2")
+        second = s.deploy("v2")
+        assert second.exit_code == 0, second.hosts[0].steps
+        assert s.current() == "releases/v2"
+        assert [ln.split()[1] for ln in s.ps()] == [f"{s.root}/releases/v2/main.py"]
+        assert s.releases() == ["v1", "v2"]  # keep 5: v1 stays
+
+        again = s.deploy("v2")  # unchanged: nothing sent
+        assert again.exit_code == 0, again.hosts[0].steps
+        assert "release v2 already at" in _detail(again, "upload")
+        assert "nothing sent" in _detail(again, "upload")
+
+        s.source("v3", crash=True)
+        dry3 = s.deploy("v3", dry_run=True)
+        third = s.deploy("v3")
+        (h3,) = third.hosts
+        assert third.exit_code == int(ExitCode.FAILED), h3.steps
+        assert h3.outcome == "rolled-back", (h3.error, h3.steps)
+        assert _kinds(h3.plan) == _kinds(dry3.hosts[0].plan)
+        assert h3.rollback is not None and h3.rollback.outcome == "restored", h3.rollback
+        assert [r.step for r in h3.rollback.steps] == [
+            "rollback-stop", "rollback-switch", "rollback-restore", "rollback-start",
+            "rollback-verify"]
+        assert s.current() == "releases/v2"
+        assert [ln.split()[1] for ln in s.ps()] == [f"{s.root}/releases/v2/main.py"]
+    assert sampler.result["samples"] >= 100, sampler.result
+    assert sampler.max <= 1, f"two instances at once: {sampler.result['events']}"
+    assert len(sampler.pids) >= 3  # v1, v2 (twice), v2 again after the rollback: it saw them
+
+
+def test_other_content_under_the_same_id_is_refused_before_anything_changes(
+        shipped: Shipped) -> None:
+    s = shipped
+    s.source("v1")
+    assert s.deploy("v1").exit_code == 0
+    pids = s.ps()
+    s.source("v1-changed")
+    report = s.deploy("v1")
+    (h,) = report.hosts
+    assert report.exit_code == int(ExitCode.BAD_INPUT), h
+    assert h.outcome == "bad-input" and "another checksum" in (h.error or ""), h
+    assert not any(r.step == "upload" for r in h.steps)
+    assert s.ps() == pids and s.current() == "releases/v1"
+
+
+def test_a_source_that_cannot_be_read_stops_before_any_host(shipped: Shipped) -> None:
+    s = shipped
+    assert s.svc.release is not None
+    svc = replace(s.svc, release=replace(s.svc.release, source=str(s.src / "missing")))
+    ctx = common.run_context(s.inv, False)
+    with pytest.raises(BadInputError, match="release source"):
+        run_deploy(ctx, svc, [s.site.main], DeployOptions(release_id="v1"))
+    assert s.site.sh(s.site.main, f"test -e {s.root}", check=False).returncode != 0
