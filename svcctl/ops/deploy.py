@@ -25,7 +25,7 @@ from svcctl.errors import (
     RefusedError,
     SvcctlError,
 )
-from svcctl.host.base import Host
+from svcctl.host.base import Host, Result
 from svcctl.launchd import build_batch, print_argv, split_batch
 from svcctl.model import FenceRecord, Finding, HostSpec, ServiceSpec, Verdict
 from svcctl.ops import fence, gate, lifecycle
@@ -267,8 +267,8 @@ class _HostRun:
         if run.outcome is releases.Stored.CONFLICT:
             raise BadInputError(f"{self.spec.name}: {where} holds other content than this "
                                 f"release {rid} (another checksum): nothing sent")
-        raise StepFailed(f"release {rid} not uploaded to {where}: {run.outcome.value}"
-                         f"{': ' + _tail(run.result) if run.result else ''}")
+        raise StepFailed(f"release {rid} not uploaded to {where}: {run.outcome.value}: "
+                         f"{_tail(run.result)}")
 
     def switch(self) -> str:
         assert self.shipped is not None and self.svc.release is not None
@@ -382,10 +382,12 @@ class _HostRun:
                                                             check_health=False))
 
 
-def _tail(result: object) -> str:
-    err = getattr(result, "stderr", "") or ""
-    lines = [ln for ln in str(err).strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else f"exit {getattr(result, 'rc', '?')}"
+def _tail(result: Result | None) -> str:
+    """A release script's last stderr line, else its exit status, for a one-line error."""
+    if result is None:
+        return "nothing ran"
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    return lines[-1].strip() if lines else f"exit {result.rc}"
 
 
 def deploy_host(ctx: RunContext, svc: ServiceSpec, spec: HostSpec, host: Host,
