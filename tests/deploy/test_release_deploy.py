@@ -5,9 +5,8 @@ nothing is sent), switches `current` between stop and start, prunes after verify
 service without one plans exactly what it always did; a restart ships nothing.
 
 On a testbed host (real sshd, launchd emulator): v1, v2, an unchanged v2, and a v3 that
-crashes and is rolled back to v2, with a sampler that never sees two instances. The
-inventory's `release:` key is not parsed yet on this branch, so the service is the
-inventory's with a ReleaseSpec added in Python, deployed through `run_deploy`.
+crashes and is rolled back to v2, with a sampler that never sees two instances. Through the
+CLI (`svcctl deploy --release ID --json`), the inventory's `release:` naming the source.
 """
 
 from __future__ import annotations
@@ -23,17 +22,9 @@ from typing import Any
 
 import pytest
 
-from svcctl.cli import common
-from svcctl.errors import BadInputError, ExitCode
+from svcctl.errors import ExitCode
 from svcctl.model import Domain, DomainKind, HostSpec, ReleaseSpec, ServiceSpec
-from svcctl.ops.deploy import run_deploy
-from svcctl.ops.plan import (
-    DeployOptions,
-    DeployReport,
-    ReleaseHere,
-    deploy_steps,
-    plan_deploy,
-)
+from svcctl.ops.plan import DeployOptions, ReleaseHere, deploy_steps, plan_deploy
 from tests.service_kit import SAMPLER_PY, SERVICE_PY, Sampler, Service, Site
 
 ROOT = "/Users/ops/shiva"
@@ -124,20 +115,17 @@ class ReleaseSampler(Sampler):
 
 
 class Shipped:
-    """A service whose program is `{{ release }}/main.py`, its source a local directory."""
+    """A service whose program is `{{ release }}/main.py`, its source a local directory,
+    its inventory's `release:` block naming both; deployed with `svcctl deploy --json`."""
 
     def __init__(self, site: Site, tmp: Path, base: Service) -> None:
         self.site, self.base = site, base
         self.root = f"{site.home}/{base.name}"
         self.src = tmp / "src"
         self.src.mkdir()
-        base.write_inventory()  # keep_alive, stay_up 1.5 s, exit_timeout 2, a log path
-        inv = common.load(base.inventory)
-        spec = replace(inv.services[base.name],
-                       program=("/usr/bin/python3", "{{ release }}/main.py"),
-                       release=ReleaseSpec(self.root, str(self.src), keep=5))
-        self.inv = replace(inv, services={base.name: spec})
-        self.svc = spec
+        # keep_alive, stay_up 1.5 s, exit_timeout 2, a log path, as every deploy test
+        base.write_inventory(program=["/usr/bin/python3", "{{ release }}/main.py"],
+                             release={"root": self.root, "source": str(self.src), "keep": 5})
 
     def source(self, version: str, *, crash: bool = False) -> None:
         text = SERVICE_PY
@@ -147,10 +135,8 @@ class Shipped:
         (self.src / "main.py").write_text(text)
         (self.src / "VERSION").write_text(version + "\n")
 
-    def deploy(self, release: str, *, dry_run: bool = False) -> DeployReport:
-        ctx = common.run_context(self.inv, False)
-        return run_deploy(ctx, self.svc, [self.site.main],
-                          DeployOptions(dry_run=dry_run, release_id=release))
+    def deploy(self, release: str, *args: str) -> tuple[int, dict[str, Any]]:
+        return self.base.json("deploy", self.base.name, "--release", release, *args)
 
     def ps(self) -> list[str]:
         out = self.site.sh(self.site.main, "ps -axo command=", user="root").stdout
@@ -178,51 +164,59 @@ def shipped(testbed: Site, tmp_path: Path) -> Any:
     s.cleanup()
 
 
-def _kinds(plan: list[Any]) -> list[tuple[str, str]]:
-    return [(s.kind, s.action) for s in plan]
+def _planned(host: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(p["step"], p["action"]) for p in host["plan"]]
 
 
-def _detail(report: DeployReport, step: str) -> str:
-    (host,) = report.hosts
-    return next(r.detail for r in host.steps if r.step == step)
+def _detail(host: dict[str, Any], step: str) -> str:
+    return str(next(r["detail"] for r in host["steps"] if r["step"] == step))
+
+
+def _ran(s: Shipped, release: str, rc: int = 0) -> dict[str, Any]:
+    """Dry run, then the run: the run's host report, its plan the dry run's and its
+    records following that plan."""
+    code, dry = s.deploy(release, "--dry-run")
+    assert code == 0, dry
+    code, real = s.deploy(release)
+    (planned,), (done,) = dry["hosts"], real["hosts"]
+    assert code == rc, done
+    assert _planned(done) == _planned(planned), (done["plan"], planned["plan"])
+    plan, ran = [k for k, _ in _planned(done)], [r["step"] for r in done["steps"]]
+    # every step in plan order; a failure ends them early, then unlock
+    assert ran == plan or (ran[-1] == "unlock" and ran[:-1] == plan[:len(ran) - 1]), ran
+    return dict(done)
 
 
 def test_deploy_ships_switches_keeps_and_rolls_back_a_release(shipped: Shipped) -> None:
     s = shipped
     with ReleaseSampler(s.site, s.site.main, s.root) as sampler:
         s.source("v1")
-        dry = s.deploy("v1", dry_run=True)
-        assert dry.exit_code == 0, dry
-        first = s.deploy("v1")
-        (h,) = first.hosts
-        assert first.exit_code == 0, (h.error, h.steps)
-        assert _kinds(h.plan) == _kinds(dry.hosts[0].plan)  # the dry run's plan is the run's
-        assert [r.step for r in h.steps] == [k for k, _ in _kinds(h.plan)]
-        assert "uploaded to" in _detail(first, "upload")
+        first = _ran(s, "v1")
+        kinds = [k for k, _ in _planned(first)]
+        assert kinds == ["lock", "preflight", "upload", "stop", "switch", "start", "verify",
+                         "prune", "unlock"]
+        assert [r["step"] for r in first["steps"]] == kinds
+        assert "release v1 uploaded to" in _detail(first, "upload")
         assert [ln.split()[1] for ln in s.ps()] == [f"{s.root}/releases/v1/main.py"]
         assert s.current() == "releases/v1"
 
         s.source("v2")
-        second = s.deploy("v2")
-        assert second.exit_code == 0, second.hosts[0].steps
+        second = _ran(s, "v2")
+        assert "release v2: send it to" in dict(_planned(second))["upload"]
         assert s.current() == "releases/v2"
         assert [ln.split()[1] for ln in s.ps()] == [f"{s.root}/releases/v2/main.py"]
         assert s.releases() == ["v1", "v2"]  # keep 5: v1 stays
 
-        again = s.deploy("v2")  # unchanged: nothing sent
-        assert again.exit_code == 0, again.hosts[0].steps
+        again = _ran(s, "v2")  # unchanged: nothing sent, and the plan said so
+        assert "already at" in dict(_planned(again))["upload"]
         assert "release v2 already at" in _detail(again, "upload")
         assert "nothing sent" in _detail(again, "upload")
 
         s.source("v3", crash=True)
-        dry3 = s.deploy("v3", dry_run=True)
-        third = s.deploy("v3")
-        (h3,) = third.hosts
-        assert third.exit_code == int(ExitCode.FAILED), h3.steps
-        assert h3.outcome == "rolled-back", (h3.error, h3.steps)
-        assert _kinds(h3.plan) == _kinds(dry3.hosts[0].plan)
-        assert h3.rollback is not None and h3.rollback.outcome == "restored", h3.rollback
-        assert [r.step for r in h3.rollback.steps] == [
+        third = _ran(s, "v3", rc=int(ExitCode.FAILED))
+        assert third["outcome"] == "rolled-back", third
+        assert third["rollback"]["outcome"] == "restored", third["rollback"]
+        assert [r["step"] for r in third["rollback"]["steps"]] == [
             "rollback-stop", "rollback-switch", "rollback-restore", "rollback-start",
             "rollback-verify"]
         assert s.current() == "releases/v2"
@@ -236,22 +230,23 @@ def test_other_content_under_the_same_id_is_refused_before_anything_changes(
         shipped: Shipped) -> None:
     s = shipped
     s.source("v1")
-    assert s.deploy("v1").exit_code == 0
+    assert s.deploy("v1")[0] == 0
     pids = s.ps()
     s.source("v1-changed")
-    report = s.deploy("v1")
-    (h,) = report.hosts
-    assert report.exit_code == int(ExitCode.BAD_INPUT), h
-    assert h.outcome == "bad-input" and "another checksum" in (h.error or ""), h
-    assert not any(r.step == "upload" for r in h.steps)
+    rc, report = s.deploy("v1")
+    (h,) = report["hosts"]
+    assert rc == int(ExitCode.BAD_INPUT), h
+    assert h["outcome"] == "bad-input" and "another checksum" in h["error"], h
+    assert not any(r["step"] == "upload" for r in h["steps"])
     assert s.ps() == pids and s.current() == "releases/v1"
 
 
-def test_a_source_that_cannot_be_read_stops_before_any_host(shipped: Shipped) -> None:
+def test_a_source_that_cannot_be_read_is_one_line_exit_2_before_any_host(
+        shipped: Shipped) -> None:
     s = shipped
-    assert s.svc.release is not None
-    svc = replace(s.svc, release=replace(s.svc.release, source=str(s.src / "missing")))
-    ctx = common.run_context(s.inv, False)
-    with pytest.raises(BadInputError, match="release source"):
-        run_deploy(ctx, svc, [s.site.main], DeployOptions(release_id="v1"))
+    s.src.rmdir()
+    proc = s.base.svcctl("deploy", s.base.name, "--release", "v1", "--json")
+    assert proc.returncode == int(ExitCode.BAD_INPUT), proc
+    assert "release source" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, \
+        proc.stderr
     assert s.site.sh(s.site.main, f"test -e {s.root}", check=False).returncode != 0
