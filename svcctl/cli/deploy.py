@@ -33,6 +33,14 @@ start (enable, bootstrap, kickstart); verify (one stable launchd pid for the sta
 window, no crash loop, health check); unlock. Any failure after the upload rolls back
 to the previous plist through the same gates. --dry-run prints the exact steps.
 
+A service with `release:` ships its code too: its source is read once, before any host
+(--release ID, by default the artifact's sha256 or the source's git commit); pre-flight
+checks whether the host has that release already; upload sends it (unless the same id and
+checksum are there; other content under the id is refused, exit 2), then the plist naming
+<root>/releases/<id>; between stop and start, `current` is switched to it; after verify,
+old releases are pruned (keep, current, previous and running ones stay). A rollback
+switches `current` back before restoring the previous plist.
+
 {EXIT_HELP}
 
 Example: svcctl deploy shiva --host tesseract --dry-run
@@ -94,6 +102,11 @@ def run(service: str, host: list[str] | None, opts: DeployOptions, as_json: bool
 
     inv = common.load(inventory)
     svc, names = service_and_hosts(inv, service, host)
+    if opts.release_id is not None and svc.release is None:
+        from svcctl.errors import BadInputError
+
+        raise BadInputError(f"service {svc.name!r} has no release: in the inventory; "
+                            "--release is for one that has")
     ctx = common.run_context(inv, accept_new_host_key, fenced=fenced, stay_up=stay_up)
     # a service with `release:`: its source is read once, before any host (bad: exit 2)
     with shipping(svc, opts) as ship, ctx.interrupt.installed():

@@ -250,3 +250,10 @@ def test_a_source_that_cannot_be_read_is_one_line_exit_2_before_any_host(
     assert "release source" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, \
         proc.stderr
     assert s.site.sh(s.site.main, f"test -e {s.root}", check=False).returncode != 0
+
+
+def test_release_for_a_service_without_one_is_one_line_exit_2(service: Service) -> None:
+    proc = service.svcctl("deploy", service.name, "--release", "v1", "--dry-run")
+    assert proc.returncode == int(ExitCode.BAD_INPUT), proc
+    assert "has no release:" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, \
+        proc.stderr
