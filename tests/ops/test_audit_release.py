@@ -24,8 +24,8 @@ def test_audit_finds_each_copy_with_the_release_it_runs(kit: Site) -> None:
     sibling = f"{root}2"
     for d in (root, sibling):
         kit.on_teardown(kit.main, f"rm -rf {quote(d)}")
-    for rel in ("releases/v1", "releases/v2", "releases/.incoming-v3"):
-        kit.put(kit.main, f"{root}/{rel}/main.py", SERVICE_PY)
+    for d in ("releases/v1", "releases/v2", "releases/.incoming-v3"):
+        kit.put(kit.main, f"{root}/{d}/main.py", SERVICE_PY)
     kit.put(kit.main, f"{sibling}/releases/v1/main.py", SERVICE_PY)
     kit.sh(kit.main, f"ln -s releases/v2 {quote(root)}/current")
 
