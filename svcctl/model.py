@@ -103,7 +103,7 @@ class ReleaseSpec:
     shared: tuple[str, ...] = ()
 
 
-RELEASE_TOKEN = "{{ release }}"
+RELEASE_TOKEN = "{{ release }}"  # noqa: S105  (a template token, not a password)
 
 
 @dataclass(frozen=True)

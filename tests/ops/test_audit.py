@@ -258,7 +258,7 @@ SERVICE_KEYS = {"service", "label", "verdict", "launchd_pid", "launchd_state", "
                 "detail", "next", "elsewhere", "plists", "fence", "reboot"}  # last four: issue 11
 FENCE_KEYS = {"by", "at", "reason", "moved", "disabled"}
 INSTANCE_KEYS = {"pid", "ppid", "user", "uid", "started", "command", "managed", "owner",
-                 "reason"}
+                 "reason", "release"}  # release: issue 13, additive
 VERDICTS = {"ok", "down", "stray", "duplicate", "crashloop", "unexpected", "unreachable",
             "uninspectable", "blocked", "fenced", "unfenced"}
 
