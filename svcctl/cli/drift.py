@@ -37,7 +37,9 @@ DIFF_HELP = """Compare the rendered plist, the installed file and the job launch
 For each host (default: the service's hosts) one SSH round trip reads the file at its
 LaunchAgents/LaunchDaemons path and `launchctl print <domain>/<label>`. Every key where
 any two of the three disagree is listed: a fixed file that was never re-bootstrapped
-shows as installed/loaded drift, since launchd keeps its own copy.
+shows as installed/loaded drift, since launchd keeps its own copy. For a service with a
+`release:`, the rendered side names one concrete release: --release ID, by default the id
+its source gives (what a deploy would ship).
 
 Exit codes: 0 no drift; 1 drift (including not installed, not loaded, unreachable);
 2 bad input.
@@ -96,13 +98,19 @@ def register(app: typer.Typer) -> None:
         service: str = typer.Argument(..., help="Service name from the inventory."),
         host: list[str] = common.HostOption,
         as_json: bool = common.JsonOption,
+        release: str | None = typer.Option(
+            None, "--release", metavar="ID",
+            help="For a service with a release: render this one [default: its source's id, "
+            "what a deploy would ship]."),
         inventory: Path | None = common.InventoryOption,
         accept_new_host_key: bool = common.AcceptNewOption,
     ) -> None:
         from svcctl.ops.diff import run_diff
 
         inv = common.load(inventory)
-        spec = _service(inv, service)
+        # a release service renders for one concrete release, as deploy would (never the
+        # `{{ release }}` token, which no installed file ever holds)
+        spec = _concrete(_service(inv, service), release)
         hosts = common.pick_hosts(inv, host or list(spec.hosts))
         if not hosts:
             raise BadInputError(f"service {service!r} has no hosts; pass --host")
