@@ -82,6 +82,12 @@ def shipping(svc: ServiceSpec, opts: DeployOptions) -> Iterator[Shipping | None]
         yield None
         return
     with open_source(Path(svc.release.source)) as src:
+        tops = {p.split("/", 1)[0] for p in (*src.dirs, *(e.path for e in src.entries))}
+        clash = sorted(tops & set(svc.release.shared))
+        if clash:
+            raise BadInputError(f"{svc.name}: the release source {svc.release.source} has its "
+                                f"own {clash[0]!r}, where shared: links <root>/shared/"
+                                f"{clash[0]}: rename one of them")
         rid = release_id(src, opts.release_id)
         yield Shipping(src, rid, record_for(src, rid, os.environ).to_json().encode())
 
@@ -137,6 +143,8 @@ class _HostRun:
         """The rollback hook: put the previous plist back, and restart it if it ran."""
         if isinstance(exc, LockLostError) or not self.opts.upload:
             return  # someone else holds the host now: a rollback would race their deploy
+        if any(s.kind == "verify" for s in done):
+            return  # verified: what follows (prune) never undoes a deploy that passed
         if failing is not None and failing.kind == "upload":
             if self.plist_touched:  # a release that failed to upload left the plist alone
                 self.undone = self.rollback(files_only=True)
@@ -258,7 +266,8 @@ class _HostRun:
         ship, rid = self.ship, self.ship.release_id
         where = release_path(self.svc.release, rid)
         run = releases.upload(self.host, self.svc.release.root, rid, ship.checksum,
-                              tar_chunks(ship.source, ship.record))
+                              tar_chunks(ship.source, ship.record),
+                              shared=self.svc.release.shared)
         if run.outcome is releases.Stored.PRESENT:
             return f"release {rid} already at {where} (same checksum): nothing sent"
         if run.outcome is releases.Stored.UPLOADED:
@@ -267,6 +276,9 @@ class _HostRun:
         if run.outcome is releases.Stored.CONFLICT:
             raise BadInputError(f"{self.spec.name}: {where} holds other content than this "
                                 f"release {rid} (another checksum): nothing sent")
+        if run.outcome is releases.Stored.SHARED:
+            raise BadInputError(f"{self.spec.name}: release {rid} not published: "
+                                f"{_tail(run.result)}")
         raise StepFailed(f"release {rid} not uploaded to {where}: {run.outcome.value}: "
                          f"{_tail(run.result)}")
 
@@ -424,6 +436,9 @@ def _outcome(ran: Ran, run: _HostRun) -> tuple[str, int, str | None]:
     error = exc.one_line()
     if isinstance(exc, LockLostError) and not ran.changed:
         error += "; nothing changed"
+    if any(s.kind == "verify" for s in ran.done):
+        error += "; the deploy had completed and was verified: nothing was rolled back"
+        return ("interrupted" if run.ctx.interrupt() else "failed"), int(ExitCode.FAILED), error
     upload_failed = ran.failed_step is not None and ran.failed_step.kind == "upload"
     if run.undone is None or upload_failed:  # nothing to undo, or the files only
         return "failed", int(ExitCode.FAILED), error

@@ -43,16 +43,18 @@ class Stored(Enum):
     TAR_FAILED = "tar failed"
     NO_SPACE = "no space left"
     UNTRUSTED = "releases is not a plain directory"  # refused
+    SHARED = "a shared: directory clashes or is not a plain directory"  # refused
     FAILED = "failed"  # incoming directory unusable, or any other exit
 
     @property
     def refused(self) -> bool:
-        return self in (Stored.CONFLICT, Stored.UNTRUSTED)
+        return self in (Stored.CONFLICT, Stored.UNTRUSTED, Stored.SHARED)
 
 
 _CHECK_RC = {0: Stored.PRESENT, 3: Stored.ABSENT, 4: Stored.CONFLICT, 8: Stored.UNTRUSTED}
 _UPLOAD_RC = {0: Stored.UPLOADED, 3: Stored.PRESENT, 4: Stored.CONFLICT, 5: Stored.MISMATCH,
-              6: Stored.TAR_FAILED, 7: Stored.NO_SPACE, 8: Stored.UNTRUSTED, 9: Stored.FAILED}
+              6: Stored.TAR_FAILED, 7: Stored.NO_SPACE, 8: Stored.UNTRUSTED, 9: Stored.FAILED,
+              10: Stored.SHARED}
 
 
 class Switched(Enum):
@@ -87,12 +89,13 @@ def check(host: Host, root: str, release_id: str, checksum: str) -> StoreRun:
 
 
 def upload(host: Host, root: str, release_id: str, checksum: str, tar: Iterable[bytes], *,
-           timeout: float = UPLOAD_TIMEOUT) -> StoreRun:
-    """Check first (a cheap call); send the tar stream only if the id is absent."""
+           shared: Iterable[str] = (), timeout: float = UPLOAD_TIMEOUT) -> StoreRun:
+    """Check first (a cheap call); send the tar stream only if the id is absent. Each of
+    `shared` is linked into the new release to `<root>/shared/<name>`."""
     first = check(host, root, release_id, checksum)
     if first.outcome is not Stored.ABSENT:
         return first
-    r = host.feed(UPLOAD.argv(root, release_id, checksum), tar, timeout=timeout)
+    r = host.feed(UPLOAD.argv(root, release_id, checksum, *shared), tar, timeout=timeout)
     return StoreRun(_UPLOAD_RC.get(r.rc, Stored.FAILED), r)
 
 

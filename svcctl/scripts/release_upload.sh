@@ -1,13 +1,17 @@
 # shellcheck shell=sh source-path=SCRIPTDIR
 # Receive release $2 under root $1 as a tar stream on stdin (svcctl.scripts.release.upload).
-# $3 is the manifest checksum expected. The stream lands in releases/.incoming-$2 (made
+# $3 is the manifest checksum expected; $4... the `shared:` names, each linked into the
+# release as `<name> -> ../../shared/<name>` (<root>/shared/<name> made if missing, and
+# never a link itself) once the manifest matched. The stream lands in releases/.incoming-$2 (made
 # fresh), the host computes the manifest from what it extracted, and only a match is
 # renamed to releases/$2: a half upload is never visible under its id. Any failure
 # removes the incoming directory (an EXIT trap; signals end the script through it).
 # rc 0: uploaded; 3: already there, same checksum; 4: there with another checksum;
 # 5: checksum mismatch (stream cut short or altered; stderr: both); 6: tar failed;
 # 7: no space left; 8: `releases` not a plain directory; 9: cannot make or fill the
-# incoming directory (another upload of this id is running, or a write failed).
+# incoming directory (another upload of this id is running, or a write failed);
+# 10: a shared name clashes with the release's own entry, or <root>/shared/<name> is not
+# a plain directory (stderr says which): refused.
 . ./release_common.sh
 . ./release_manifest.sh
 inc=$rel/.incoming-$id
@@ -37,5 +41,16 @@ got=$(shasum -a 256 <"$inc/.svcctl-manifest" | awk '{print $1}')
 if [ "$got" != "$3" ]; then
   echo "manifest checksum $got, expected $3" >&2; exit 5
 fi
+shift 3
+for name do
+  if [ -e "$inc/$name" ] || [ -L "$inc/$name" ]; then
+    echo "$name: the release has its own, and shared: links one there" >&2; exit 10
+  fi
+  s=$root/shared/$name
+  if [ -L "$root/shared" ] || [ -L "$s" ] || { [ -e "$s" ] && [ ! -d "$s" ]; }; then
+    echo "$s is not a plain directory" >&2; exit 10
+  fi
+  mkdir -p "$s" && ln -s "../../shared/$name" "$inc/$name" || exit 9
+done
 mv "$inc" "$rel/$id" || exit 9
 done_=1

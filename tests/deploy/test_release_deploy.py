@@ -125,7 +125,8 @@ class Shipped:
         self.src.mkdir()
         # keep_alive, stay_up 1.5 s, exit_timeout 2, a log path, as every deploy test
         base.write_inventory(program=["/usr/bin/python3", "{{ release }}/main.py"],
-                             release={"root": self.root, "source": str(self.src), "keep": 5})
+                             release={"root": self.root, "source": str(self.src), "keep": 5,
+                                      "shared": ["state"]})
 
     def source(self, version: str, *, crash: bool = False) -> None:
         text = SERVICE_PY
@@ -199,6 +200,10 @@ def test_deploy_ships_switches_keeps_and_rolls_back_a_release(shipped: Shipped) 
         assert "release v1 uploaded to" in _detail(first, "upload")
         assert [ln.split()[1] for ln in s.ps()] == [f"{s.root}/releases/v1/main.py"]
         assert s.current() == "releases/v1"
+        # shared: state lives outside the releases, linked into each one
+        assert s.site.sh(s.site.main, f"readlink {s.root}/releases/v1/state").stdout.strip() \
+            == "../../shared/state"
+        s.site.sh(s.site.main, f"echo kept > {s.root}/releases/v1/state/positions")
 
         s.source("v2")
         second = _ran(s, "v2")
@@ -206,6 +211,8 @@ def test_deploy_ships_switches_keeps_and_rolls_back_a_release(shipped: Shipped) 
         assert s.current() == "releases/v2"
         assert [ln.split()[1] for ln in s.ps()] == [f"{s.root}/releases/v2/main.py"]
         assert s.releases() == ["v1", "v2"]  # keep 5: v1 stays
+        assert s.site.sh(s.site.main, f"cat {s.root}/current/state/positions").stdout \
+            == "kept\n"  # v2 sees what v1 wrote: one shared directory
 
         again = _ran(s, "v2")  # unchanged: nothing sent, and the plan said so
         assert "already at" in dict(_planned(again))["upload"]
@@ -250,6 +257,31 @@ def test_a_source_that_cannot_be_read_is_one_line_exit_2_before_any_host(
     assert "release source" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, \
         proc.stderr
     assert s.site.sh(s.site.main, f"test -e {s.root}", check=False).returncode != 0
+
+
+def test_a_source_entry_named_like_a_shared_directory_is_refused(shipped: Shipped) -> None:
+    s = shipped
+    s.source("v1")
+    (s.src / "state").mkdir()  # the release brings its own `state`: shared: links one there
+    (s.src / "state" / "x").write_text("x")
+    proc = s.base.svcctl("deploy", s.base.name, "--release", "v1")
+    assert proc.returncode == 2, proc.stdout + proc.stderr  # bad input: before any host
+    assert "has its own 'state'" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert s.site.sh(s.site.main, f"ls {s.root}", check=False).returncode != 0  # untouched
+
+
+def test_a_shared_directory_planted_as_a_link_is_never_followed(shipped: Shipped) -> None:
+    """Anyone who can write the root may plant `shared/state -> elsewhere`: the release is
+    not published, and nothing is linked through it."""
+    s = shipped
+    s.source("v1")
+    s.site.sh(s.site.main, f"mkdir -p {s.root}/shared /tmp/{s.base.name}-elsewhere && "
+              f"ln -s /tmp/{s.base.name}-elsewhere {s.root}/shared/state")
+    rc, doc = s.deploy("v1")
+    (h,) = doc["hosts"]
+    assert rc == int(ExitCode.FAILED) and "is not a plain directory" in h["error"], doc
+    assert s.releases() == [] and s.ps() == []  # nothing published, nothing started
+    assert s.site.sh(s.site.main, f"ls -A /tmp/{s.base.name}-elsewhere").stdout == ""
 
 
 def test_release_for_a_service_without_one_is_one_line_exit_2(service: Service) -> None:
