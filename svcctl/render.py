@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from svcctl import places
 from svcctl.errors import RenderError
-from svcctl.model import Domain, JobState, ServiceSpec
+from svcctl.model import Domain, ServiceSpec
 
 AGENT_TEMPLATE = "launch-agent.plist.j2"
 DAEMON_TEMPLATE = "launch-daemon.plist.j2"
@@ -253,60 +253,3 @@ def plist_path_for(service: ServiceSpec, domain: Domain, home: str | None) -> Pu
         return places.plist_path(service.label, domain, home)
     except places.NoHomeError as exc:
         raise RenderError(f"service {service.name}: {exc}") from None
-
-
-@dataclass(frozen=True)
-class Difference:
-    """One drift: `where` is "installed" (the file) or "loaded" (launchd's in-memory job)."""
-
-    where: str
-    key: str
-    expected: object
-    actual: object
-
-
-def diff_plists(
-    rendered: Mapping[str, Any],
-    installed: Mapping[str, Any] | None,
-    loaded: JobState | None,
-    *,
-    path: str | None = None,
-) -> list[Difference]:
-    """Three-way drift (FIELD E): rendered vs installed file vs the job launchd loaded.
-
-    launchd keeps its own copy at bootstrap (FACTS 2.1), so a fixed file can still run old
-    arguments; the loaded job is compared on path, program, arguments and environment.
-    """
-    out: list[Difference] = []
-    if installed is None:
-        out.append(Difference("installed", "(file)", "present", None))
-    else:
-        for key in sorted(set(rendered) | set(installed)):
-            if rendered.get(key) != installed.get(key):
-                out.append(Difference("installed", key, rendered.get(key), installed.get(key)))
-    if loaded is None:
-        out.append(Difference("loaded", "(job)", "loaded", None))
-        return out
-    return out + _diff_loaded(rendered, loaded, path)
-
-
-def _diff_loaded(
-    rendered: Mapping[str, Any], loaded: JobState, path: str | None
-) -> list[Difference]:
-    """The job launchd loaded against the rendered plist: path, program, arguments, env."""
-    out: list[Difference] = []
-    args = list(rendered.get("ProgramArguments") or [])
-    program = rendered.get("Program") or (args[0] if args else None)
-    if path is not None and loaded.path is not None and loaded.path != path:
-        out.append(Difference("loaded", "path", path, loaded.path))
-    if loaded.program is not None and loaded.program != program:
-        out.append(Difference("loaded", "program", program, loaded.program))
-    if loaded.arguments and list(loaded.arguments) != args:
-        out.append(Difference("loaded", "arguments", args, list(loaded.arguments)))
-    if loaded.source == "print":
-        for key, value in dict(rendered.get("EnvironmentVariables") or {}).items():
-            if loaded.environment.get(key) != value:
-                out.append(
-                    Difference("loaded", f"environment.{key}", value, loaded.environment.get(key))
-                )
-    return out

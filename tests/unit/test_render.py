@@ -11,6 +11,7 @@ from hypothesis import HealthCheck as HC
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from svcctl.assess.drift import I_L, PATH, R_I, R_L, compare
 from svcctl.errors import ExitCode, RenderError
 from svcctl.inventory import load_inventory
 from svcctl.model import Domain, JobState, ServiceSpec
@@ -19,7 +20,6 @@ from svcctl.render import (
     DAEMON_TEMPLATE,
     PACKAGE_TEMPLATES,
     SESSION_TYPES,
-    diff_plists,
     plist_path_for,
     render_plist,
 )
@@ -278,7 +278,9 @@ def test_plist_path_for() -> None:
         plist_path_for(s, GUI, None)
 
 
-def test_diff_plists_three_ways() -> None:
+def test_the_rendered_plist_against_the_file_and_the_job_three_ways() -> None:
+    """The rendered plist against the installed file and launchd's job, through diff's one
+    comparison (svcctl.assess.drift.compare; tests/unit/test_drift.py has the rest)."""
     r = render_plist(spec(environment={"A": "1"}), USER).values
     path = "/Users/ops/Library/LaunchAgents/com.example.shiva.plist"
     loaded = JobState(
@@ -289,7 +291,7 @@ def test_diff_plists_three_ways() -> None:
         arguments=("/usr/bin/python3", "/Users/ops/shiva/main.py"),
         environment={"A": "1", "XPC_SERVICE_NAME": "com.example.shiva"},
     )
-    assert diff_plists(r, dict(r), loaded, path=path) == []
+    assert compare(r, dict(r), loaded, path) == ()
     drifted = {**r, "KeepAlive": True}
     stale = JobState(
         label="com.example.shiva",
@@ -299,15 +301,13 @@ def test_diff_plists_three_ways() -> None:
         arguments=("/usr/bin/python3", "/old/main.py"),
         environment={},
     )
-    got = {(d.where, d.key) for d in diff_plists(r, drifted, stale, path=path)}
+    got = {row.key: row.differ for row in compare(r, drifted, stale, path)}
     assert got == {
-        ("installed", "KeepAlive"),
-        ("loaded", "path"),
-        ("loaded", "arguments"),
-        ("loaded", "environment.A"),
+        "KeepAlive": (R_I,),  # launchctl print does not show KeepAlive: the job is unknown
+        PATH: (R_L, I_L),
+        "ProgramArguments": (R_L, I_L),
+        "EnvironmentVariables.A": (R_L, I_L),
     }
-    got = {(d.where, d.key) for d in diff_plists(r, None, None)}
-    assert got == {("installed", "(file)"), ("loaded", "(job)")}
 
 
 # -- guard: true wraps the program in svcctl's singleton guard (issue: svcctl.guard) --------
