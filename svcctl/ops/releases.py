@@ -33,7 +33,8 @@ def host_releases(host: str, run: ListRun) -> HostReleases:
     if outcome is Outcome.LISTED:
         return HostReleases(host, outcome, run.releases)
     why = run.problem or run.result.tail() or f"release_list.sh exited {run.result.rc}"
-    return HostReleases(host, outcome, None, f"{run.outcome.value}: {why}")
+    said = why if run.outcome.value in why else f"{run.outcome.value}: {why}"  # the script's
+    return HostReleases(host, outcome, None, said)  # stderr names it already, for rc 8 and 9
 
 
 def list_releases(ctx: RunContext, svc: ServiceSpec,

@@ -165,21 +165,21 @@ def host_text(h: HostReleases, root: str) -> list[str]:
     if not r.releases:
         out.append("  (no releases)")
     rows = [_row(x, r) for x in r.releases]
-    widths = [max((len(row[i]) for row in rows), default=0) for i in range(3)]
+    widths = [max((len(row[i]) for row in rows), default=0) for i in range(4)]
     for row in rows:
-        cells = [c.ljust(w) for c, w in zip(row[:3], widths, strict=True)]
-        out.append("  " + "  ".join([*cells, *row[3:]]).rstrip())
+        cells = [c.ljust(w) for c, w in zip(row[:4], widths, strict=True)]
+        out.append("  " + "  ".join(c for c in [*cells, *row[4:]] if c).rstrip())
     out += [f"  warning: {safe(w)}" for w in warnings(r)]
     return out
 
 
 def _row(x: Listed, r: Releases) -> list[str]:
-    """id, when, who (padded), then the markers: current/previous, pids, kind, ci."""
+    """id, when, who, current/previous (padded into columns), then pids, kind, ci."""
     rec = x.record
     when = "-" if rec is None else _iso(rec.when)
     who = "-" if rec is None else safe(rec.who)
-    marks = [m for m, on in (("current", _is(r.current, x.release_id)),
-                             ("previous", _is(r.previous, x.release_id))) if on]
+    marks = [" ".join(m for m, on in (("current", _is(r.current, x.release_id)),
+                                      ("previous", _is(r.previous, x.release_id))) if on)]
     if x.pids:
         marks.append("pids " + ",".join(str(p) for p in x.pids))
     if x.kind is not Kind.RELEASE:

@@ -162,6 +162,14 @@ def test_any_inventory_host_is_listed_and_one_unreachable_is_its_own_result(
     assert "127.0.0.1:1" in str(dead["error"]), dead
     assert dead["releases"] == [] and dead["current"] is None
 
+    # releases/ that is a link to elsewhere is never read through: that host is not listed
+    site.on_teardown(site.other, f"rm -rf {s.root}")
+    site.sh(site.other, f"mkdir -p {s.root} && ln -s /tmp {s.root}/releases")
+    rc, got, err = _releases(s, "--host", site.other)
+    other = _host(got, site.other)
+    assert rc == 1 and (other["reachable"], other["outcome"]) == (True, "untrusted"), other
+    assert "is not a plain directory" in str(other["error"]) and other["releases"] == []
+
     proc = s.base.svcctl("releases", s.base.name, "-H", site.main, "-H", DEAD)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     text = proc.stdout
