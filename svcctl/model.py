@@ -226,6 +226,9 @@ class Verdict(StrEnum):
     # a plist that a reboot or a login would load where the service must not run: on a
     # host it is not assigned to, or in an auto-load directory of another domain
     UNFENCED = "unfenced"
+    # issue 13: launchd's own single instance runs a release other than the one `current`
+    # links to (both known): deployed but not restarted. A finding, never HARMLESS
+    STALE = "stale"
 
 
 # verdicts under which nothing runs that should not: `AuditReport.ok` and the gates
@@ -263,6 +266,9 @@ class Finding:
     fence: FenceRecord | None = None  # who fenced it here, when and why (svcctl.ops.fence)
     # on an assigned host, why launchd will not bring it back after a reboot (None: it will)
     reboot: str | None = None
+    # the release `<root>/current` links to, as the probe resolved it (issue 13); None: the
+    # service has no release, or the host did not tell (no `current`, or not a release)
+    current_release: str | None = None
 
     @property
     def strays(self) -> tuple[Instance, ...]:

@@ -32,6 +32,8 @@ NEXT_STEP = {
     Verdict.UNREACHABLE: "check SSH: ssh {host} true",
     Verdict.UNINSPECTABLE: "rerun as a user who can read every process (e.g. root)",
     Verdict.UNFENCED: "svcctl fence {service} --host {host}",
+    # restart renders the plist for `current` and goes through deploy's gates (issue 13)
+    Verdict.STALE: "svcctl restart {service} --host {host}",
 }
 
 
@@ -81,6 +83,8 @@ def finding_json(f: Finding, label: str) -> dict[str, Any]:
             "by": f.fence.by, "at": f.fence.at, "reason": f.fence.reason,
             "moved": [list(m) for m in f.fence.moved], "disabled": list(f.fence.disabled)},
         "reboot": f.reboot,  # why launchd will not bring it back after a reboot; null: it will
+        # issue 13, additive: the release `current` links to; null: no release, or untold
+        "current_release": f.current_release,
     }
 
 
@@ -126,7 +130,9 @@ def _host_text(h: HostReport) -> list[str]:
     for f in h.findings:
         pid = f.job.pid if f.job and f.job.pid else "-"
         mark = _color(f.verdict.value, "32" if f.verdict in HARMLESS else "31")
-        out.append(f"  {f.service:<{width}}  {mark:<10}  launchd pid {pid}")
+        current = (f"  current release {safe(f.current_release)}"
+                   if f.current_release is not None else "")
+        out.append(f"  {f.service:<{width}}  {mark:<10}  launchd pid {pid}{current}")
         if f.verdict is not Verdict.OK and f.detail:
             out.append(f"      {safe(f.detail)}")
         for i in f.instances:

@@ -15,6 +15,7 @@ from svcctl import places
 from svcctl.assess.exits import NOT_LOADED, Output, not_a_mac
 from svcctl.assess.holder import apply_guard_holder
 from svcctl.assess.placement import judge_places, parse_places
+from svcctl.assess.release import judge_release
 from svcctl.errors import ParseError
 from svcctl.launchd import parse_print, parse_print_domain
 from svcctl.model import Domain, Finding, HostSpec, JobState, ServiceSpec, Verdict
@@ -66,7 +67,8 @@ def assess_host(spec: HostSpec, services: Sequence[ServiceSpec],
 
 def assess_service(spec: HostSpec, svc: ServiceSpec, outputs: ProbeOutputs,
                    probe: Probe) -> Finding:
-    """One service: launchd's job in every domain, the process table, its plists, its guard."""
+    """One service: launchd's job in every domain, the process table, its plists, the
+    release launchd's instance runs against `current`, its guard."""
     mine = outputs.services[svc.name]
     expected = spec.domain.service_target(svc.label)
     try:
@@ -81,6 +83,8 @@ def assess_service(spec: HostSpec, svc: ServiceSpec, outputs: ProbeOutputs,
     plists, fence = parse_places(mine.places)
     finding = replace(finding, elsewhere=tuple(sorted(foreign)), plists=plists, fence=fence)
     finding = note_reboot(spec, svc, judge_places(spec, svc, finding))
+    # after placement: a second copy waiting in another domain says more than `stale`
+    finding = judge_release(finding)
     if mine.guard is not None:
         finding = apply_guard_holder(finding, mine.guard.encode(), probe.procs)
     return finding

@@ -29,6 +29,10 @@ from svcctl.render import plist_path_for
 from svcctl.scripts.files import read_from as read_from  # noqa: PLC0414
 from svcctl.scripts.files import size_of as size_of  # noqa: PLC0414
 
+# launchd's own instance runs alone: start has nothing to start. `stale` (issue 13) is
+# that too, on another release than `current`: a restart, not a start, is its fix
+RUNNING = frozenset({Verdict.OK, Verdict.STALE})
+
 
 def cross_host_gate(ctx: RunContext, t: Target) -> str:
     """Before anything starts on `t`'s host: every other inventory host, over its own
@@ -115,9 +119,12 @@ class _Start:
         verify = Step("verify", f"for {window:g} s: one unchanging launchd pid, exactly one "
                       "matching process (launchd's), no crash loop",
                       lambda: lifecycle.verify(t, stay_up, self.ctx.interrupt), changes=False)
-        if f.verdict is Verdict.OK:
+        if f.verdict in RUNNING:
             why = (f"already running: launchd pid {f.job.pid if f.job else '?'}, the only "
                    "instance")
+            if f.verdict is Verdict.STALE:  # start never restarts: restart is the fix
+                why += (f" ({f.detail}; `svcctl restart {t.svc.name} --host {t.spec.name}` "
+                        "runs current)")
             return [Step("start", why, skip=why), verify]
         steps = [Step("gate", f"check that no other inventory host runs {t.svc.name}",
                       lambda: cross_host_gate(self.ctx, t),

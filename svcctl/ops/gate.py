@@ -19,7 +19,9 @@ from svcctl.ops.audit import audit_host
 
 Connect = Callable[[HostSpec], Host]
 
-# nothing runs there now: a stale plist is the next deploy's to fence, not a reason to refuse
+# nothing runs there now: a stale plist is the next deploy's to fence, not a reason to refuse.
+# Verdict.STALE (issue 13) is a running copy, launchd's, and blocks; the hosts surveyed are
+# those the service is not assigned to, where launchd's job there is `unexpected` anyway
 PASSES = HARMLESS | {Verdict.UNFENCED}
 
 

@@ -130,22 +130,24 @@ def classify_service(
 
     `job` is launchd's record for the label in the host's domain (None: not loaded);
     `foreign_jobs` the same label loaded in other domains, keyed by service-target;
-    `real_paths` the real path of files the probe resolved (symlinks followed).
+    `real_paths` the real path of files the probe resolved (symlinks followed); through
+    `<root>/current` they also tell the current release (`Finding.current_release`, issue
+    13), which `svcctl.assess.release` weighs once the rest of the verdict is known.
     """
     foreign = dict(foreign_jobs or {})
     owners = {j.pid: t for t, j in foreign.items() if j.pid is not None}
     if job is not None and job.pid is not None:
         owners[job.pid] = expected_target
-    instances, hidden = find_instances(
-        procs, matcher_for(service, real_paths), owners, expected_target, ignore_pids
-    )
+    m = matcher_for(service, real_paths)
+    instances, hidden = find_instances(procs, m, owners, expected_target, ignore_pids)
     if assigned:
         verdict, detail = _seen(instances, hidden, job) or _unseen(
             hidden, job, foreign, expected_target
         )
     else:
         verdict, detail = _unassigned(instances, hidden, job, foreign, host, expected_target)
-    return Finding(service.name, host, verdict, tuple(instances), job, tuple(hidden), detail)
+    return Finding(service.name, host, verdict, tuple(instances), job, tuple(hidden), detail,
+                   current_release=m.current_release)
 
 
 def _unassigned(

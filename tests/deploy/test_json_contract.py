@@ -18,7 +18,8 @@ STEP = {"step", "outcome", "duration_s", "detail"}
 PLAN = {"step", "action"}
 ROLLBACK = {"outcome", "detail", "steps"}
 FINAL = {"service", "label", "verdict", "launchd_pid", "launchd_state", "instances",
-         "detail", "next", "elsewhere", "plists", "fence", "reboot"}
+         "detail", "next", "elsewhere", "plists", "fence", "reboot",
+         "current_release"}  # issue 13, additive: audit's finding, as in svcctl.audit/1
 INSTANCE = {
     "pid", "ppid", "user", "uid", "started", "command", "managed", "owner", "reason", "release",
 }

@@ -255,12 +255,13 @@ TOP_KEYS = {"schema", "ok", "hosts"}
 HOST_KEYS = {"host", "reachable", "error", "services", "deploy_locks"}
 LOCK_KEYS = {"service", "expired", "who", "ci_run", "pid", "started", "expires"}
 SERVICE_KEYS = {"service", "label", "verdict", "launchd_pid", "launchd_state", "instances",
-                "detail", "next", "elsewhere", "plists", "fence", "reboot"}  # last four: issue 11
+                "detail", "next", "elsewhere", "plists", "fence", "reboot",  # these four: issue 11
+                "current_release"}  # issue 13, additive
 FENCE_KEYS = {"by", "at", "reason", "moved", "disabled"}
 INSTANCE_KEYS = {"pid", "ppid", "user", "uid", "started", "command", "managed", "owner",
                  "reason", "release"}  # release: issue 13, additive
 VERDICTS = {"ok", "down", "stray", "duplicate", "crashloop", "unexpected", "unreachable",
-            "uninspectable", "blocked", "fenced", "unfenced"}
+            "uninspectable", "blocked", "fenced", "unfenced", "stale"}  # stale: issue 13
 
 
 def _is(value: object, *types: type) -> bool:
@@ -293,6 +294,8 @@ def assert_audit_schema(doc: dict[str, Any]) -> None:
             assert all(_is(t, str) for t in f["elsewhere"] + f["plists"])
             assert f["fence"] is None or set(f["fence"]) == FENCE_KEYS
             assert _is(f["reboot"], str, type(None))
+            assert _is(f["current_release"], str, type(None))
+            assert (f["verdict"] == "stale") <= (f["current_release"] is not None)
             assert (f["verdict"] == "fenced") <= (f["fence"] is not None)
             for i in f["instances"]:
                 assert set(i) == INSTANCE_KEYS, i
