@@ -3,9 +3,10 @@
 
 launchd's record is a real capture (`print_service/nix_daemon_system_running_macos26_6_2`:
 a `system` job running as pid 383; only its pid and state matter here). The ps rows and
-the real paths beside it are written as svcctl/scripts/ps_probe.sh prints them (BSD ps's
-layout, FACTS 5.2; `--- real` then `r<path>`/`R<real path>`): the probe asks for the real
-path of `<root>/current/main.py`, which tells the release `current` links to.
+the real paths beside it are written as svcctl/scripts/ps_probe.sh prints them
+(test_procs_release's `probe_text`: BSD ps's layout, FACTS 5.2; `--- real` then
+`r<path>`/`R<real path>`): the probe asks for the real path of `<root>/current/main.py`,
+which tells the release `current` links to.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from svcctl.ops.audit import AuditReport, HostReport
 from svcctl.ops.control import RUNNING
 from svcctl.output import audit_json, audit_text, next_step
 from tests.unit.captures import capture
+from tests.unit.test_procs_release import probe_text
 
 LABEL = "org.nixos.nix-daemon"  # the capture's label: launchd's pid 383, running
 PRINT = capture("print_service/nix_daemon_system_running_macos26_6_2.txt")
@@ -45,24 +47,13 @@ PLAIN = ServiceSpec("shiva", LABEL, ("builder",), ("/usr/bin/python3", f"{ROOT}/
                     keep_alive=True)
 BUILDER = HostSpec("builder", Domain(DomainKind.SYSTEM))
 OTHER = HostSpec("other", Domain(DomainKind.SYSTEM))
-LSTART = "Mon Jun  2 08:01:15 2025"
 CURRENT_V2 = {f"{ROOT}/current/main.py": f"{ROOT}/releases/v2/main.py"}
-
-
-def row(pid: int, ppid: int, command: str) -> str:
-    return f"{pid:>5} {ppid:>5} {0:>5} {'root':<4} {pid:>5} {LSTART:<28} {command}"
-
-
-def probe(rows: list[tuple[int, int, str]], real: dict[str, str] | None = None) -> Output:
-    lines = [row(1, 0, "/sbin/launchd"), *(row(*r) for r in rows), "--- cwd", "--- real"]
-    for path, resolved in (real or {}).items():
-        lines += [f"r{path}", f"R{resolved}"]
-    return 0, "\n".join(lines) + "\n", ""
 
 
 def audit(rows: list[tuple[int, int, str]], real: dict[str, str] | None = None, *,
           svc: ServiceSpec = SHIVA, spec: HostSpec = BUILDER) -> Finding:
-    outputs = ProbeOutputs(probe(rows, real), {}, {svc.name: ServiceOutputs((0, PRINT, ""), "")})
+    table: Output = (0, probe_text(rows, real=real), "")
+    outputs = ProbeOutputs(table, {}, {svc.name: ServiceOutputs((0, PRINT, ""), "")})
     [finding] = assess_host(spec, [svc], outputs)
     return finding
 
