@@ -32,8 +32,10 @@ NEXT_STEP = {
     Verdict.UNREACHABLE: "check SSH: ssh {host} true",
     Verdict.UNINSPECTABLE: "rerun as a user who can read every process (e.g. root)",
     Verdict.UNFENCED: "svcctl fence {service} --host {host}",
-    # restart renders the plist for `current` and goes through deploy's gates (issue 13)
-    Verdict.STALE: "svcctl restart {service} --host {host}",
+    # a deploy of the release `current` names, which is on the host already: rollback --to
+    # renders the plist for it and goes through deploy's gates (issue 13); a restart would
+    # start the release the installed plist names again
+    Verdict.STALE: "svcctl rollback {service} --to {current} --host {host}",
 }
 
 
@@ -47,7 +49,8 @@ def next_step(f: Finding) -> str | None:
     if f.hint is not None:
         return f.hint
     template = NEXT_STEP.get(f.verdict)
-    return template.format(service=f.service, host=f.host) if template else None
+    return template.format(service=f.service, host=f.host,
+                           current=f.current_release or "ID") if template else None
 
 
 def instance_json(i: Instance) -> dict[str, Any]:
@@ -215,6 +218,9 @@ def host_deploy_json(h: HostDeploy, label: str) -> dict[str, Any]:
         "final": final_json(h.final, label),
         # issue 11, additive: what launchd does with it after a reboot
         "reboot": None if h.reboot is None else {"returns": h.reboot[0], "why": h.reboot[1]},
+        # issue 13, additive: the release deployed (shipped, or rolled back to); null for a
+        # service without `release:`, a restart, or a host that never got that far
+        "release": h.release,
     }
 
 
@@ -262,6 +268,8 @@ def deploy_text(report: DeployReport, command: str = "deploy") -> str:
 
 def _host_outcome_text(h: HostDeploy) -> list[str]:
     head = f"{h.host}: {h.outcome}"
+    if h.release is not None and h.outcome == "deployed":
+        head += f" (release {safe(h.release)})"
     if h.error:
         head += f": {safe(h.error)}"
     lines = [head]

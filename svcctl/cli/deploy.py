@@ -46,6 +46,22 @@ switches `current` back before restoring the previous plist.
 Example: svcctl deploy shiva --host tesseract --dry-run
 """
 
+ROLLBACK_HELP = f"""Deploy a release of SERVICE that is still on its hosts, through deploy's gates.
+
+For a service with `release:`. On each host it goes back to `previous` (the release
+`current` pointed to before the last switch: `svcctl releases SERVICE` shows it), or to
+--to ID. Nothing is sent: the release must be one svcctl published there, whose manifest
+is still the one its record names. Then as a deploy: lock; pre-flight (no stray anywhere,
+hosts SERVICE is not assigned to fenced); upload the plist naming that release (the
+installed one kept); stop; switch `current`; start; verify; unlock. A failure rolls back
+to what ran before. Nothing is pruned. A failed deploy puts `previous` back as it was, so
+a rollback never goes back to the release whose deploy failed.
+
+{EXIT_HELP} A host without the release (or with no previous one) is bad input: exit 2.
+
+Example: svcctl rollback shiva --to 3f2a9c1 --dry-run
+"""
+
 RESTART_HELP = f"""Restart SERVICE through deploy's gates, without uploading anything.
 
 {EXIT_HELP}
@@ -102,11 +118,12 @@ def run(service: str, host: list[str] | None, opts: DeployOptions, as_json: bool
 
     inv = common.load(inventory)
     svc, names = service_and_hosts(inv, service, host)
-    if opts.release_id is not None and svc.release is None:
+    if (opts.release_id is not None or opts.rollback) and svc.release is None:
         from svcctl.errors import BadInputError
 
+        what = "svcctl rollback" if opts.rollback else "--release"
         raise BadInputError(f"service {svc.name!r} has no release: in the inventory; "
-                            "--release is for one that has")
+                            f"{what} is for one that has")
     ctx = common.run_context(inv, accept_new_host_key, fenced=fenced, stay_up=stay_up)
     # a service with `release:`: its source is read once, before any host (bad: exit 2)
     with shipping(svc, opts) as ship, ctx.interrupt.installed():
@@ -158,6 +175,34 @@ def register(app: typer.Typer) -> None:
                              lock_wait=lock_wait, parallel=parallel, reason=reason,
                              release_id=release)
         run(service, host, opts, as_json, yes, inventory, accept_new_host_key, "deploy",
+            fenced, stay_up)
+
+    @app.command(help=ROLLBACK_HELP)
+    def rollback(
+        service: str = typer.Argument(..., help="The service to roll back."),
+        host: list[str] = common.HostOption,
+        to: str | None = typer.Option(None, "--to", metavar="ID",
+                                      help="The release to go back to [default: each host's "
+                                      "previous one]."),
+        dry_run: bool = common.DryRunOption,
+        as_json: bool = common.JsonOption,
+        yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+        lock_wait: float = typer.Option(5.0, "--lock-wait", min=0.0,
+                                        help="Seconds to wait for another deploy's lock."),
+        stay_up: float | None = typer.Option(None, "--stay-up", min=0.0,
+                                             help="Stay-up window [default: the service's]."),
+        fenced: list[str] = common.FencedOption,
+        reason: str = typer.Option("", "--reason",
+                                   help="Why, for the records of fences and of --fenced."),
+        inventory: Path | None = common.InventoryOption,
+        accept_new_host_key: bool = common.AcceptNewOption,
+    ) -> None:
+        from svcctl.ops.plan import DeployOptions
+        from svcctl.release.manifest import check_id
+
+        opts = DeployOptions(dry_run=dry_run, lock_wait=lock_wait, reason=reason,
+                             release_id=None if to is None else check_id(to), rollback=True)
+        run(service, host, opts, as_json, yes, inventory, accept_new_host_key, "rollback",
             fenced, stay_up)
 
     @app.command(help=RESTART_HELP)

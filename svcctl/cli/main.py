@@ -47,7 +47,8 @@ def _root(
 # is a group of its own (cli/testbed.py's `app`), listed after the commands
 COMMANDS: dict[str, str] = {
     "audit": "audit", "demo": "demo", "render": "drift", "diff": "drift",
-    "deploy": "deploy", "restart": "deploy", "rollback": "deploy", "adopt": "adopt", "fence": "fence",
+    "deploy": "deploy", "restart": "deploy", "rollback": "deploy", "adopt": "adopt",
+    "fence": "fence",
     "stop": "lifecycle", "start": "lifecycle", "status": "lifecycle", "logs": "lifecycle",
     "guard": "guard", "releases": "releases", "testbed": "testbed",
 }

@@ -53,6 +53,7 @@ from svcctl.ops.plan import (
 )
 from svcctl.ops.steps import Recorder, Step
 from svcctl.release.concrete import for_release, release_path
+from svcctl.release.listing import Kind, Points, Releases
 from svcctl.release.source import Source, open_source, record_for, release_id, tar_chunks
 from svcctl.render import RenderedPlist, guard_wrapper_path, plist_path_for, render_plist
 from svcctl.scripts import release as releases
@@ -78,8 +79,8 @@ class Shipping:
 def shipping(svc: ServiceSpec, opts: DeployOptions) -> Iterator[Shipping | None]:
     """Read `svc`'s release source (None for a service without `release:`, or a restart);
     BadInputError, before anything is sent, if it cannot be shipped."""
-    if svc.release is None or not opts.upload:
-        yield None
+    if svc.release is None or not opts.upload or opts.rollback:
+        yield None  # a rollback sends nothing: its release is on the host already
         return
     with open_source(Path(svc.release.source)) as src:
         tops = {p.split("/", 1)[0] for p in (*src.dirs, *(e.path for e in src.entries))}
@@ -133,7 +134,7 @@ class _HostRun:
                 "start": lambda: lifecycle.start(t, self.path),
                 "verify": lambda: lifecycle.verify(t, self.ctx.stay_up, self.ctx.interrupt)}
         if self.shipped is not None:
-            runs |= {"switch": self.switch, "prune": self.prune}
+            runs |= {"switch": self.switch, "prune": self.prune}  # rollback: no prune step
         return bind(deploy_steps(self.svc, self.spec, self.path, loaded=self.loaded,
                                  installed=self.installed, opts=self.opts, here=self.here,
                                  stay_up=self.ctx.stay_up, shipped=self.shipped),
@@ -156,10 +157,7 @@ class _HostRun:
     def preflight(self) -> str:
         spec, svc = self.spec, self.svc
         self.path = str(plist_path_for(svc, spec.domain, spec.home))
-        if self.opts.upload:
-            concrete = svc if self.ship is None else for_release(svc, self.ship.release_id)
-            self.rendered = render_plist(concrete, spec.domain, self.ctx.inv.templates_dir,
-                                         home=spec.home)
+        self.render()
         batch = build_batch([["id", "-u"], print_argv(spec.domain), ["cat", self.path]])
         r = self.host.run(batch.argv)
         (id_rc, uid, _), (dom_rc, _, dom_err), (cat_rc, _, _) = split_batch(batch, r.stdout)
@@ -199,6 +197,9 @@ class _HostRun:
         self.loaded = here.job is not None
         state = f"loaded, pid {here.job.pid}" if here.job else "not loaded"
         seen = "" if self.ship is None else "; " + self.check_release()
+        if self.opts.rollback and self.shipped is not None:
+            seen = f"; rolling back to release {self.shipped.release_id} " \
+                f"({self.shipped.why}), intact"
         return (f"uid {want} owns {spec.domain.target}; plist "
                 f"{'valid' if self.rendered else 'installed'}; {svc.name} {state}; "
                 f"no stray on {', '.join(self.checked)}{seen}")
@@ -224,10 +225,59 @@ class _HostRun:
         return (f"release {rid} already at {where}" if self.shipped.present
                 else f"release {rid} not on the host yet")
 
+    def render(self) -> None:
+        """The plist a deploy uploads, naming the release it ships or rolls back to."""
+        if self.opts.rollback:
+            self.shipped = self.rollback_target()
+        if not self.opts.upload:
+            return
+        rid = self.shipped.release_id if self.shipped is not None else \
+            self.ship.release_id if self.ship is not None else None
+        concrete = self.svc if rid is None else for_release(self.svc, rid)
+        self.rendered = render_plist(concrete, self.spec.domain, self.ctx.inv.templates_dir,
+                                     home=self.spec.home)
+
+    def rollback_target(self) -> ReleaseHere:
+        """`svcctl rollback`: the release to go back to, from the host's listing: `--to
+        ID`, else `previous` (what `current` pointed to before the last switch). It must be
+        a release svcctl published, whose manifest is still the one its record names."""
+        rel = self.svc.release
+        assert rel is not None
+        name, root = self.spec.name, rel.root
+        listed = releases.releases(self.host, root)
+        if listed.outcome is releases.Listing.UNTRUSTED:
+            raise RefusedError(f"{name}: {root}/releases is not a plain directory: "
+                               "refusing, nothing changed")
+        if listed.releases is None:
+            raise HostError(f"{name}: could not list {root}/releases: "
+                            f"{listed.problem or _tail(listed.result)}")
+        have = listed.releases
+        if not have.current.known:
+            raise RefusedError(f"{name}: {root}/current is not svcctl's link to a release "
+                               f"({have.current.points.value}): refusing, nothing changed")
+        ids = ", ".join(r.release_id for r in have.releases if r.kind is Kind.RELEASE)
+        there = f"on {name}: {ids or 'none'}"
+        if self.opts.release_id is not None:
+            rid, why = self.opts.release_id, "--to"
+        elif have.previous.points is Points.ID and have.previous.release_id is not None:
+            rid, why = have.previous.release_id, "previous"
+        else:
+            raise BadInputError(f"{name}: no previous release recorded under {root} "
+                                f"({have.previous.points.value}): nothing to roll back to",
+                                hint=f"name one with --to ID ({there})")
+        _intact(self.host, name, root, rid, have, there)
+        if have.current.release_id == rid:
+            why += ", already current"
+        return ReleaseHere(rid, True, why)
+
     # -- changes ----------------------------------------------------------------------
     def upload(self) -> str:
         assert self.rendered is not None
         shipped = "" if self.ship is None else self.upload_release() + "; "
+        if self.opts.rollback and self.shipped is not None and self.svc.release is not None:
+            rid = self.shipped.release_id
+            shipped = f"release {rid} already at {release_path(self.svc.release, rid)}: " \
+                "nothing sent; "
         self.plist_touched = True
         parent = str(PurePosixPath(self.path).parent)
         self.host.check(["mkdir", "-p", parent])
@@ -292,11 +342,14 @@ class _HostRun:
         self.switched = run
         return f"{root}/current -> releases/{rid} (was {run.previous or 'absent'})"
 
-    def switch_back(self, previous: str) -> str:
+    def switch_back(self, previous: str, marked: str | None) -> str:
+        """`current` back at `previous`, `.svcctl-previous` back at `marked` (what it was
+        before this deploy's switch): `svcctl rollback` never goes back to a release whose
+        deploy failed."""
         assert self.svc.release is not None
         root = self.svc.release.root
         rid = previous.removeprefix("releases/")
-        run = releases.switch(self.host, root, rid)
+        run = releases.switch(self.host, root, rid, restore_previous=marked or "")
         if run.outcome is not releases.Switched.SWITCHED:
             raise StepFailed(f"{root}/current not switched back to {previous}: "
                              f"{run.outcome.value}: {_tail(run.result)}")
@@ -373,7 +426,8 @@ class _HostRun:
         try:
             rec.run("rollback-stop", lambda: lifecycle.stop(t))
             if previous is not None:
-                rec.run("rollback-switch", lambda: self.switch_back(previous))
+                marked = self.switched.marked
+                rec.run("rollback-switch", lambda: self.switch_back(previous, marked))
             rec.run("rollback-restore", restore)
             if not had:
                 return Rollback("nothing-running", "first deploy: no previous version to "
@@ -392,6 +446,24 @@ class _HostRun:
         rec.run("rollback-start", lambda: lifecycle.start(t, self.path))
         rec.run("rollback-verify", lambda: lifecycle.verify(t, self.ctx.stay_up,
                                                             check_health=False))
+
+
+def _intact(host: Host, name: str, root: str, rid: str, have: Releases, there: str) -> None:
+    """A rollback's target is a release svcctl published (its manifest there), with a
+    record naming it whose manifest checksum is the manifest's own: else refused."""
+    found = have.get(rid)
+    if found is None or found.kind is not Kind.RELEASE:
+        raise BadInputError(f"{name}: no release {rid} under {root}/releases"
+                            f"{'' if found is None else f' ({found.kind.value})'}: "
+                            "nothing to roll back to", hint=f"releases {there}")
+    if found.record is None or found.record.release_id != rid:
+        raise RefusedError(f"{name}: release {rid} has no record that names it "
+                           f"({found.problem or 'another id'}): cannot tell what it holds; "
+                           "refusing, nothing changed")
+    run = releases.check(host, root, rid, found.record.checksum)
+    if run.outcome is not releases.Stored.PRESENT:
+        raise RefusedError(f"{name}: release {rid}'s manifest is not the one its record "
+                           f"names ({run.outcome.value}): refusing, nothing changed")
 
 
 def _tail(result: Result | None) -> str:
@@ -413,8 +485,9 @@ def deploy_host(ctx: RunContext, svc: ServiceSpec, spec: HostSpec, host: Host,
     if ran.stage != "planned":
         with contextlib.suppress(HostError, ParseError):
             final = run.target.observe()
+    shipped = run.shipped.release_id if run.shipped is not None else None
     return HostDeploy(spec.name, outcome, code, rec.steps, ran.plan, run.undone, final, error,
-                      reboot_note(svc, spec))
+                      reboot_note(svc, spec), release=shipped)
 
 
 def _outcome(ran: Ran, run: _HostRun) -> tuple[str, int, str | None]:
@@ -462,7 +535,7 @@ def run_deploy(ctx: RunContext, svc: ServiceSpec, host_names: Sequence[str],
     A service with `release:` ships its release: the source is read once, before any
     host (`ship`, else read here; BadInputError if it cannot be shipped).
     """
-    if ship is None and svc.release is not None and opts.upload:
+    if ship is None and svc.release is not None and opts.upload and not opts.rollback:
         with shipping(svc, opts) as read:
             return run_deploy(ctx, svc, host_names, opts, read)
     fences, opts, blocked = fence_phase(ctx, svc, opts) if opts.upload else ([], opts, None)

@@ -17,11 +17,12 @@ from svcctl.ops import gate, lifecycle
 from svcctl.ops.executor import LockPolicy, whole_plan
 from svcctl.ops.lock import DEFAULT_TTL, DEFAULT_WAIT
 from svcctl.ops.steps import Step, StepRecord
-from svcctl.release.concrete import release_path
+from svcctl.release.concrete import current_health, release_path
 
 PREVIOUS_SUFFIX = ".previous"  # not `*.plist`: launchd never loads it at login
 # UNFENCED on an assigned host: a plist another domain would load; the upload moves it aside
-ALLOWED_HERE = {Verdict.OK, Verdict.DOWN, Verdict.CRASHLOOP, Verdict.UNFENCED}
+# STALE: launchd's one instance on another release than `current`: deploy is its fix
+ALLOWED_HERE = {Verdict.OK, Verdict.DOWN, Verdict.CRASHLOOP, Verdict.UNFENCED, Verdict.STALE}
 
 @dataclass(frozen=True)
 class DeployOptions:
@@ -37,6 +38,9 @@ class DeployOptions:
     acknowledgements: tuple[FenceRecord, ...] = ()
     reason: str = ""  # `--reason`: why, for the fence and acknowledgement records
     release_id: str | None = None  # `--release ID`; None: the id the source gives (issue 13)
+    # `svcctl rollback`: deploy a release already on the host (`release_id`, `--to ID`;
+    # None: the one `current` pointed to before the last switch), sending nothing
+    rollback: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class ReleaseHere:
 
     release_id: str
     present: bool
+    why: str = ""  # a rollback's target: how it was chosen (`--to`, or the previous one)
 
 
 @dataclass
@@ -67,6 +72,7 @@ class HostDeploy:
     final: Finding | None = None
     error: str | None = None
     reboot: tuple[bool, str] | None = None  # (comes back by itself, why): places.reboot_note
+    release: str | None = None  # the release deployed (issue 13): shipped, or rolled back to
 
 
 @dataclass
@@ -108,8 +114,14 @@ def preflight_step(svc: ServiceSpec, spec: HostSpec, opts: DeployOptions,
     acked = "".join(f"; {a.host} stated fenced by the operator, recorded here"
                     for a in opts.acknowledgements)
     rel = svc.release
-    there = (f"; release root {rel.root} checked: is the release there, same checksum"
-             if rel is not None and opts.upload else "")
+    there = ""
+    if rel is not None and opts.rollback:
+        want = f"release {opts.release_id}" if opts.release_id else \
+            "the release current pointed to before the last switch"
+        there = f"; release root {rel.root} listed: {want} is there, its manifest the one " \
+            "its record names"
+    elif rel is not None and opts.upload:
+        there = f"; release root {rel.root} checked: is the release there, same checksum"
     return Step("preflight", f"{spec.domain.target} reachable as its owner; plist renders and "
                 f"validates; no stray of {svc.name} on {', '.join(hosts_checked)}{acked}{there}",
                 changes=False)
@@ -152,11 +164,12 @@ def deploy_steps(svc: ServiceSpec, spec: HostSpec, path: str, *, loaded: bool,
         steps.append(Step("switch", ship_to[1]))
     steps.append(Step("start", f"launchctl enable {target}; launchctl bootstrap {dom.target} "
                       f"{qpath}; launchctl kickstart {target}"))
-    check = f"; then health check {' '.join(lifecycle.health_argv(svc.health))}" \
-        if svc.health else ""
+    health = current_health(svc)
+    check = f"; then health check {' '.join(lifecycle.health_argv(health))}" \
+        if health is not None else ""
     steps.append(Step("verify", f"for {window:g} s: one unchanging launchd pid, exactly one "
                       f"matching process (launchd's), no crash loop{check}", changes=False))
-    if ship_to is not None:
+    if ship_to is not None and not opts.rollback:  # a rollback adds no release: none to prune
         steps.append(Step("prune", ship_to[2]))
     return steps
 
@@ -165,7 +178,9 @@ def release_words(rel: ReleaseSpec, shipped: ReleaseHere) -> tuple[str, str, str
     """The upload's release half, the switch and the prune, as the plan says them."""
     rid = shipped.release_id
     where = quote(release_path(rel, rid))
-    send = (f"release {rid}: already at {where} with the same checksum, nothing to send"
+    send = (f"release {rid} ({shipped.why}): already at {where}, nothing to send"
+            if shipped.why else
+            f"release {rid}: already at {where} with the same checksum, nothing to send"
             if shipped.present else
             f"release {rid}: send it to {where} (one tar stream, published only once the "
             "host's manifest matches)")

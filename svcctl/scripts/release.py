@@ -81,6 +81,7 @@ class SwitchRun:
     outcome: Switched
     previous: str | None  # what `current` pointed to before (`releases/<id>`), if anything
     result: Result
+    marked: str | None = None  # what `.svcctl-previous` pointed to before, if anything
 
 
 def check(host: Host, root: str, release_id: str, checksum: str) -> StoreRun:
@@ -99,11 +100,17 @@ def upload(host: Host, root: str, release_id: str, checksum: str, tar: Iterable[
     return StoreRun(_UPLOAD_RC.get(r.rc, Stored.FAILED), r)
 
 
-def switch(host: Host, root: str, release_id: str) -> SwitchRun:
-    r = host.run(SWITCH.argv(root, release_id))
+def switch(host: Host, root: str, release_id: str, *,
+           restore_previous: str | None = None) -> SwitchRun:
+    """Point `current` at the release; `.svcctl-previous` at where `current` was. A
+    rollback of a failed deploy gives `restore_previous`, what `.svcctl-previous` was
+    before (`SwitchRun.marked`; "" for none), and it is put back as it was."""
+    extra = () if restore_previous is None else (restore_previous,)
+    r = host.run(SWITCH.argv(root, release_id, *extra))
     outcome = _SWITCH_RC.get(r.rc, Switched.FAILED)
-    prev = r.stdout.strip() if outcome is Switched.SWITCHED else ""
-    return SwitchRun(outcome, prev or None, r)
+    lines = r.stdout.split("\n") if outcome is Switched.SWITCHED else []
+    prev, marked = [*lines, "", ""][:2]
+    return SwitchRun(outcome, prev.strip() or None, r, marked.strip() or None)
 
 
 class Listing(Enum):

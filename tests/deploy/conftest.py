@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.deploy.release_kit import Shipped
 from tests.service_kit import SERVICE_PY, Service, Site, mac_site, testbed_site
 
 TARGETS = ["testbed", pytest.param("macos", marks=pytest.mark.macos)]
@@ -60,3 +61,12 @@ def make_service(site: Site, tmp_path: Path) -> Iterator[Callable[..., Service]]
     yield make
     for svc in made:
         svc.cleanup()
+
+
+@pytest.fixture
+def shipped(testbed: Site, tmp_path: Path) -> Iterator[Shipped]:
+    """A release service on the testbed's main host (tests/deploy/release_kit.py)."""
+    s = Shipped(testbed, tmp_path, Service(testbed, f"rel{time.time_ns() % 10**9}", tmp_path,
+                                           [testbed.main]))
+    yield s
+    s.cleanup()

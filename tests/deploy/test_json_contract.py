@@ -13,7 +13,8 @@ pytestmark = pytest.mark.testbed
 TOP = {"schema", "command", "service", "label", "dry_run", "exit_code", "hosts", "fences",
        "acknowledged"}
 HOST = {"host", "outcome", "exit_code", "error", "plan", "steps", "rollback", "final",
-        "reboot"}
+        "reboot",
+        "release"}  # issue 13, additive: the release deployed
 STEP = {"step", "outcome", "duration_s", "detail"}
 PLAN = {"step", "action"}
 ROLLBACK = {"outcome", "detail", "steps"}
