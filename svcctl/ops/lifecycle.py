@@ -24,6 +24,7 @@ from svcctl.launchd import (
 from svcctl.model import Finding, HealthCheck, HostSpec, ProcInfo, ServiceSpec
 from svcctl.ops.audit import probe_host
 from svcctl.procs import detect_respawn, is_crashlooping, is_known_running
+from svcctl.release.concrete import current_health
 
 DEFAULT_EXIT_TIMEOUT = 5  # launchd's modern default (FACTS 4)
 STOP_MARGIN = 5.0
@@ -222,8 +223,9 @@ def verify(t: Target, stay_up: float | None = None, cancelled: Cancelled | None 
             raise StepFailed("interrupted during the stay-up window",
                              finding=samples[-1].finding)
         time.sleep(POLL)
-    if t.svc.health is not None:
-        why += ("; " + health(t.host, t.svc.health) if check_health else
+    check = current_health(t.svc)
+    if check is not None:
+        why += ("; " + health(t.host, check) if check_health else
                 "; health check not run: the inventory's check is the new version's")
     return why
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import replace
 
-from svcctl.model import RELEASE_TOKEN, ReleaseSpec, ServiceSpec
+from svcctl.model import RELEASE_TOKEN, HealthCheck, ReleaseSpec, ServiceSpec
 
 
 def release_path(spec: ReleaseSpec, release_id: str) -> str:
@@ -51,3 +51,15 @@ def for_release(svc: ServiceSpec, release_id: str) -> ServiceSpec:
         stderr_path=sub_opt(svc.stderr_path),
         health=health,
     )
+
+
+def current_health(svc: ServiceSpec) -> HealthCheck | None:
+    """The health check as verify runs it: `{{ release }}` in its command stands for
+    `<root>/current`, the release just started (deploy and rollback switch `current`
+    before they start; start and restart run the job as installed). Never the token
+    itself, which names no file."""
+    check = svc.health
+    if svc.release is None or check is None or check.command is None:
+        return check
+    here = posixpath.join(svc.release.root, "current")
+    return replace(check, command=tuple(a.replace(RELEASE_TOKEN, here) for a in check.command))

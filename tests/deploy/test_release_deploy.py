@@ -11,21 +11,14 @@ CLI (`svcctl deploy --release ID --json`), the inventory's `release:` naming the
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from svcctl.errors import ExitCode
 from svcctl.model import Domain, DomainKind, HostSpec, ReleaseSpec, ServiceSpec
 from svcctl.ops.plan import DeployOptions, ReleaseHere, deploy_steps, plan_deploy
-from tests.service_kit import SAMPLER_PY, SERVICE_PY, Sampler, Service, Site
+from tests.deploy.release_kit import ReleaseSampler, Shipped, detail, dry_then_real, planned
+from tests.service_kit import Service
 
 ROOT = "/Users/ops/shiva"
 PLAIN = ServiceSpec("shiva", "com.example.shiva", ("tesseract",),
@@ -84,108 +77,8 @@ def test_a_restart_of_a_release_service_ships_nothing() -> None:
 
 # -- on a testbed host -------------------------------------------------------------------
 
-class ReleaseSampler(Sampler):
-    """Sampler counting every instance of any release: argv[1] is <root>/releases/<id>/main.py
-    (service_kit's Sampler compares argv[1] to one script path)."""
-
-    def __init__(self, site: Site, host: str, root: str) -> None:
-        self.site, self.host, self.root = site, host, root
-        self.result: dict[str, Any] = {}
-
-    def __enter__(self) -> ReleaseSampler:
-        assert self.site.kind == "testbed", "the release sampler reads the testbed's /proc"
-        state = json.loads((self.site.ssh_config.parent / "state.json").read_text())
-        prefix = f"{self.root}/releases/"
-        code = SAMPLER_PY.replace(
-            "argv[1].decode(errors=\"replace\") == script",
-            "argv[1].decode(errors=\"replace\").startswith(script) and "
-            "argv[1].endswith(b\"/main.py\")")
-        assert code != SAMPLER_PY, "the sampler's match changed: update ReleaseSampler"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", code],
-            env={**os.environ, "SAMPLER_PIDNS": state["hosts"][self.host]["pidns"]},
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(prefix + "\n")
-        self.proc.stdin.flush()
-        first = self.proc.stdout.readline()
-        assert first == "sampling\n", (first, self.proc.stderr.read() if self.proc.stderr
-                                        else "")
-        return self
-
-
-class Shipped:
-    """A service whose program is `{{ release }}/main.py`, its source a local directory,
-    its inventory's `release:` block naming both; deployed with `svcctl deploy --json`."""
-
-    def __init__(self, site: Site, tmp: Path, base: Service) -> None:
-        self.site, self.base = site, base
-        self.root = f"{site.home}/{base.name}"
-        self.src = tmp / "src"
-        self.src.mkdir()
-        # keep_alive, stay_up 1.5 s, exit_timeout 2, a log path, as every deploy test
-        base.write_inventory(program=["/usr/bin/python3", "{{ release }}/main.py"],
-                             release={"root": self.root, "source": str(self.src), "keep": 5,
-                                      "shared": ["state"]})
-
-    def source(self, version: str, *, crash: bool = False) -> None:
-        text = SERVICE_PY
-        if crash:
-            assert text.count("    main(sys.argv[1:])") == 1
-            text = text.replace("    main(sys.argv[1:])", '    main(["v3", "crash"])')
-        (self.src / "main.py").write_text(text)
-        (self.src / "VERSION").write_text(version + "\n")
-
-    def deploy(self, release: str, *args: str) -> tuple[int, dict[str, Any]]:
-        return self.base.json("deploy", self.base.name, "--release", release, *args)
-
-    def ps(self) -> list[str]:
-        out = self.site.sh(self.site.main, "ps -axo command=", user="root").stdout
-        return [ln for ln in out.splitlines() if f"{self.root}/releases/" in ln
-                and "python" in ln.split()[0].lower()]
-
-    def current(self) -> str:
-        return self.site.sh(self.site.main, f"readlink {self.root}/current").stdout.strip()
-
-    def releases(self) -> list[str]:
-        return sorted(self.site.sh(self.site.main, f"ls {self.root}/releases").stdout.split())
-
-    def cleanup(self) -> None:
-        self.site.sh(self.site.main, f"launchctl bootout {self.base.target}; "
-                     f"pkill -KILL -f {self.root}/releases/; rm -rf {self.root}",
-                     user="root", check=False)
-        self.base.cleanup()
-
-
-@pytest.fixture
-def shipped(testbed: Site, tmp_path: Path) -> Any:
-    s = Shipped(testbed, tmp_path, Service(testbed, f"rel{time.time_ns() % 10**9}", tmp_path,
-                                           [testbed.main]))
-    yield s
-    s.cleanup()
-
-
-def _planned(host: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(p["step"], p["action"]) for p in host["plan"]]
-
-
-def _detail(host: dict[str, Any], step: str) -> str:
-    return str(next(r["detail"] for r in host["steps"] if r["step"] == step))
-
-
 def _ran(s: Shipped, release: str, rc: int = 0) -> dict[str, Any]:
-    """Dry run, then the run: the run's host report, its plan the dry run's and its
-    records following that plan."""
-    code, dry = s.deploy(release, "--dry-run")
-    assert code == 0, dry
-    code, real = s.deploy(release)
-    (planned,), (done,) = dry["hosts"], real["hosts"]
-    assert code == rc, done
-    assert _planned(done) == _planned(planned), (done["plan"], planned["plan"])
-    plan, ran = [k for k, _ in _planned(done)], [r["step"] for r in done["steps"]]
-    # every step in plan order; a failure ends them early, then unlock
-    assert ran == plan or (ran[-1] == "unlock" and ran[:-1] == plan[:len(ran) - 1]), ran
-    return dict(done)
+    return dry_then_real(s, "deploy", s.base.name, "--release", release, rc=rc)
 
 
 def test_deploy_ships_switches_keeps_and_rolls_back_a_release(shipped: Shipped) -> None:
@@ -193,11 +86,11 @@ def test_deploy_ships_switches_keeps_and_rolls_back_a_release(shipped: Shipped) 
     with ReleaseSampler(s.site, s.site.main, s.root) as sampler:
         s.source("v1")
         first = _ran(s, "v1")
-        kinds = [k for k, _ in _planned(first)]
+        kinds = [k for k, _ in planned(first)]
         assert kinds == ["lock", "preflight", "upload", "stop", "switch", "start", "verify",
                          "prune", "unlock"]
         assert [r["step"] for r in first["steps"]] == kinds
-        assert "release v1 uploaded to" in _detail(first, "upload")
+        assert "release v1 uploaded to" in detail(first, "upload")
         assert [ln.split()[1] for ln in s.ps()] == [f"{s.root}/releases/v1/main.py"]
         assert s.current() == "releases/v1"
         # shared: state lives outside the releases, linked into each one
@@ -207,7 +100,7 @@ def test_deploy_ships_switches_keeps_and_rolls_back_a_release(shipped: Shipped) 
 
         s.source("v2")
         second = _ran(s, "v2")
-        assert "release v2: send it to" in dict(_planned(second))["upload"]
+        assert "release v2: send it to" in dict(planned(second))["upload"]
         assert s.current() == "releases/v2"
         assert [ln.split()[1] for ln in s.ps()] == [f"{s.root}/releases/v2/main.py"]
         assert s.releases() == ["v1", "v2"]  # keep 5: v1 stays
@@ -215,9 +108,9 @@ def test_deploy_ships_switches_keeps_and_rolls_back_a_release(shipped: Shipped) 
             == "kept\n"  # v2 sees what v1 wrote: one shared directory
 
         again = _ran(s, "v2")  # unchanged: nothing sent, and the plan said so
-        assert "already at" in dict(_planned(again))["upload"]
-        assert "release v2 already at" in _detail(again, "upload")
-        assert "nothing sent" in _detail(again, "upload")
+        assert "already at" in dict(planned(again))["upload"]
+        assert "release v2 already at" in detail(again, "upload")
+        assert "nothing sent" in detail(again, "upload")
 
         s.source("v3", crash=True)
         third = _ran(s, "v3", rc=int(ExitCode.FAILED))
@@ -227,6 +120,9 @@ def test_deploy_ships_switches_keeps_and_rolls_back_a_release(shipped: Shipped) 
             "rollback-stop", "rollback-switch", "rollback-restore", "rollback-start",
             "rollback-verify"]
         assert s.current() == "releases/v2"
+        # and `.svcctl-previous` as before v3's switch: a rollback never goes back to v3
+        assert s.site.sh(s.site.main, f"readlink {s.root}/.svcctl-previous").stdout \
+            == "releases/v1\n"
         assert [ln.split()[1] for ln in s.ps()] == [f"{s.root}/releases/v2/main.py"]
     assert sampler.result["samples"] >= 100, sampler.result
     assert sampler.max <= 1, f"two instances at once: {sampler.result['events']}"
@@ -289,3 +185,22 @@ def test_release_for_a_service_without_one_is_one_line_exit_2(service: Service) 
     assert proc.returncode == int(ExitCode.BAD_INPUT), proc
     assert "has no release:" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, \
         proc.stderr
+
+
+def test_a_health_check_naming_the_release_runs_against_the_release_started(
+        shipped: Shipped) -> None:
+    """`{{ release }}` in health.command is `<root>/current` when verify runs it: the
+    release just switched to and started (the token itself names no file)."""
+    s = shipped
+    s.base.write_inventory(program=["/usr/bin/python3", "{{ release }}/main.py"],
+                           release={"root": s.root, "source": str(s.src)},
+                           health={"command": ["/bin/cat", "{{ release }}/VERSION"]})
+    s.source("v1")
+    code, dry = s.deploy("v1", "--dry-run")
+    assert code == 0, dry
+    check = f"health check /bin/cat {s.root}/current/VERSION"
+    assert dict(planned(dry["hosts"][0]))["verify"].endswith(check), dry
+    rc, doc = s.deploy("v1")
+    (h,) = doc["hosts"]
+    assert (rc, h["outcome"]) == (0, "deployed"), h
+    assert f"health check `/bin/cat {s.root}/current/VERSION` passed" in detail(h, "verify")
