@@ -30,7 +30,8 @@ from svcctl.scripts.files import read_from as read_from  # noqa: PLC0414
 from svcctl.scripts.files import size_of as size_of  # noqa: PLC0414
 
 # launchd's own instance runs alone: start has nothing to start. `stale` (issue 13) is
-# that too, on another release than `current`: a restart, not a start, is its fix
+# that too, on another release than `current`: a deploy of current (`rollback --to`), not a
+# start, is its fix
 RUNNING = frozenset({Verdict.OK, Verdict.STALE})
 
 
@@ -122,9 +123,9 @@ class _Start:
         if f.verdict in RUNNING:
             why = (f"already running: launchd pid {f.job.pid if f.job else '?'}, the only "
                    "instance")
-            if f.verdict is Verdict.STALE:  # start never restarts: restart is the fix
-                why += (f" ({f.detail}; `svcctl restart {t.svc.name} --host {t.spec.name}` "
-                        "runs current)")
+            if f.verdict is Verdict.STALE:  # start never restarts: a deploy of current is the fix
+                why += (f" ({f.detail}; `svcctl rollback {t.svc.name} --to "
+                        f"{f.current_release or 'ID'} --host {t.spec.name}` runs current)")
             return [Step("start", why, skip=why), verify]
         steps = [Step("gate", f"check that no other inventory host runs {t.svc.name}",
                       lambda: cross_host_gate(self.ctx, t),

@@ -92,7 +92,7 @@ def test_launchds_job_on_a_release_other_than_current_is_stale(kit: Site) -> Non
         (pid, True, "v1")], f
     assert f["detail"] == (f"deployed but not restarted: launchd's pid {pid} runs release "
                            "v1, current is v2")
-    assert f["next"] == f"svcctl restart {svc.name} --host {kit.main}"
+    assert f["next"] == f"svcctl rollback {svc.name} --to v2 --host {kit.main}"
 
     human = svcctl("audit", "-i", str(inv), "--host", kit.main)
     assert human.returncode == 1, human.stderr
@@ -108,7 +108,7 @@ def test_launchds_job_on_a_release_other_than_current_is_stale(kit: Site) -> Non
     assert start.returncode == 0, start.stdout + start.stderr
     [h] = json.loads(start.stdout)["hosts"]
     [step] = [s for s in h["steps"] if s["step"] == "start"]
-    assert step["outcome"] == "skipped" and "svcctl restart" in step["detail"], step
+    assert step["outcome"] == "skipped" and "svcctl rollback" in step["detail"], step
     assert h["final"]["verdict"] == "stale" and h["final"]["launchd_pid"] == pid, h
     # adopt: no stray, nothing loaded elsewhere: nothing to kill, launchd's pid kept
     adopt = svcctl("adopt", svc.name, "-i", str(inv), "--host", kit.main, "--stay-up", "1",

@@ -71,7 +71,7 @@ def test_launchds_instance_on_an_old_release_is_stale() -> None:
     [inst] = f.instances
     assert (inst.managed, inst.release) == (True, "v1")
     assert Verdict.STALE not in HARMLESS and Verdict.STALE.value == "stale"
-    assert next_step(f) == "svcctl restart shiva --host builder"
+    assert next_step(f) == "svcctl rollback shiva --to v2 --host builder"
 
 
 def test_a_newer_release_than_current_is_stale_too() -> None:
@@ -181,7 +181,7 @@ def test_audit_output_shows_stale_and_current(monkeypatch: pytest.MonkeyPatch) -
     [svc] = doc["hosts"][0]["services"]
     assert (svc["verdict"], svc["current_release"]) == ("stale", "v2")
     assert svc["instances"][0]["release"] == "v1"
-    assert svc["next"] == "svcctl restart shiva --host builder"
+    assert svc["next"] == "svcctl rollback shiva --to v2 --host builder"
     text = audit_text(report)
     assert "  shiva  stale       launchd pid 383  current release v2" in text.splitlines()
     assert f"      {f.detail}" in text.splitlines()
