@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from svcctl.cli import common
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from svcctl.model import ServiceSpec
+    from svcctl.ops.audit import AuditReport
+    from svcctl.ops.context import RunContext
+
+
+class Format(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    PROMETHEUS = "prometheus"
+
 
 AUDIT_HELP = """Show, for every service on every host, launchd's instance and every stray.
 
@@ -17,6 +33,10 @@ blocked (launchd's job refused by the guard lock another process holds); unreach
 uninspectable (svcctl could not see everything: never reported as clean); fenced (not
 assigned here and fenced by svcctl: counts as ok); unfenced (a plist that a reboot or a
 console login would load where the service must not run).
+
+--format prometheus writes the families of `svcctl watch --metrics` once, for
+node_exporter's textfile collector (runbooks/monitoring.md); there the probe duration
+counts connecting too.
 
 Exit codes: 0 all ok (ok or fenced); 1 any finding; 2 bad input.
 
@@ -31,6 +51,9 @@ def register(app: typer.Typer) -> None:
         service: list[str] = typer.Option(None, "--service", "-s",
                                           help="Only these services (repeatable)."),
         as_json: bool = common.JsonOption,
+        fmt: Format | None = typer.Option(
+            None, "--format", case_sensitive=False,
+            help="text (default), json (the same as --json) or prometheus."),
         inventory: Path | None = common.InventoryOption,
         accept_new_host_key: bool = common.AcceptNewOption,
         concurrency: int = typer.Option(32, "--concurrency", min=1, max=256,
@@ -44,7 +67,43 @@ def register(app: typer.Typer) -> None:
         services = relevant_services(inv, common.pick_services(inv, service))
         ctx = common.run_context(inv, accept_new_host_key)
         ctx.concurrency = concurrency
+        chosen = pick_format(fmt, as_json)
+        if chosen is Format.PROMETHEUS:
+            import time
+
+            from svcctl.watch.metrics import audit_text
+
+            report, durations = timed_audit(ctx, hosts, services)
+            typer.echo(audit_text(report, durations, time.time()), nl=False)
+            raise typer.Exit(0 if report.ok else 1)
         report = run_audit(ctx, hosts, services)
         labels = {s.name: s.label for s in services}
-        typer.echo(output.audit_json(report, labels) if as_json else output.audit_text(report))
+        typer.echo(output.audit_json(report, labels) if chosen is Format.JSON
+                   else output.audit_text(report))
         raise typer.Exit(0 if report.ok else 1)
+
+
+def pick_format(fmt: Format | None, as_json: bool) -> Format:
+    """--json is --format json; with another --format it is a contradiction (exit 2)."""
+    if as_json and fmt not in (None, Format.JSON):
+        from svcctl.errors import BadInputError
+
+        raise BadInputError(f"--json and --format {fmt} contradict each other; pick one")
+    return Format.JSON if as_json else (fmt or Format.TEXT)
+
+
+def timed_audit(ctx: RunContext, hosts: Sequence[str],
+                services: Sequence[ServiceSpec]) -> tuple[AuditReport, dict[str, float]]:
+    """run_audit, one host per task, each timed from connecting to its report."""
+    import time
+
+    from svcctl.ops.audit import AuditReport, run_audit
+
+    def one(name: str) -> tuple[AuditReport, float]:
+        start = time.monotonic()
+        report = run_audit(ctx, [name], services)
+        return report, time.monotonic() - start
+
+    done = ctx.fan_out(one, hosts)
+    report = AuditReport(tuple(h for r, _ in done for h in r.hosts))
+    return report, {r.hosts[0].host: took for r, took in done}
