@@ -50,7 +50,7 @@ COMMANDS: dict[str, str] = {
     "deploy": "deploy", "restart": "deploy", "rollback": "deploy", "adopt": "adopt",
     "fence": "fence",
     "stop": "lifecycle", "start": "lifecycle", "status": "lifecycle", "logs": "lifecycle",
-    "guard": "guard", "releases": "releases", "testbed": "testbed",
+    "guard": "guard", "releases": "releases", "watch": "watch", "testbed": "testbed",
 }
 
 
