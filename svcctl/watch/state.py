@@ -147,7 +147,7 @@ class Tracker:
             new = _events(finding, known, now)
             if not new and known is not None and _due(known, self.renotify, now):
                 new = [_service_event(REMINDER, finding, known.verdict, now,
-                                      f"still {finding.verdict.value}: {finding.detail}")]
+                                      _said(f"still {finding.verdict.value}", finding))]
             seen[finding.service] = _remember(finding, known, now, bool(new))
             events.extend(new)
         state.services = seen  # services gone from the inventory are forgotten silently
@@ -189,9 +189,8 @@ def _events(finding: Finding, known: _Service | None, now: float) -> list[Event]
     if known is None:
         if finding.verdict in HARMLESS:
             return []
-        head = f"{finding.verdict.value} (first seen)"
-        detail = f"{head}: {finding.detail}" if finding.detail else head
-        return [_service_event(VERDICT, finding, None, now, detail)]
+        return [_service_event(VERDICT, finding, None, now,
+                               _said(f"{finding.verdict.value} (first seen)", finding))]
     out: list[Event] = []
     if finding.verdict is not known.verdict:
         out.append(_service_event(VERDICT, finding, known.verdict, now, _transition(
@@ -200,7 +199,7 @@ def _events(finding: Finding, known: _Service | None, now: float) -> list[Event]
         new = tuple(p for p in stray_pids(finding) if p not in known.strays)
         if new:
             out.append(_service_event(STRAY, finding, known.verdict, now,
-                                      f"new stray pid(s) {_pids(new)}: {finding.detail}",
+                                      _said(f"new stray pid(s) {_pids(new)}", finding),
                                       pids=new))
     release = running_release(finding)
     if release is not None and known.release is not None and release != known.release:
@@ -216,6 +215,11 @@ def _transition(finding: Finding, before: Verdict) -> str:
         head = f"resolved: {before.value} -> {now.value}"
     else:
         head = f"{before.value} -> {now.value}"
+    return _said(head, finding)
+
+
+def _said(head: str, finding: Finding) -> str:
+    """`head: the finding's detail`, or the head alone when the finding says nothing."""
     return f"{head}: {finding.detail}" if finding.detail else head
 
 

@@ -235,11 +235,13 @@ def test_an_unresolved_finding_is_reminded_every_renotify_since_its_last_event()
         "reminder", "shiva", "duplicate", "duplicate", (901,))
     assert event.detail == "still duplicate: 1 stray"
     assert t.observe(dup, 3630.0) == []
+    assert [e.detail for e in t.observe(up(finding(Verdict.DUPLICATE, strays=(901,)),
+                                            ok("kali")), 7200.0)] == ["still duplicate"]
     # a new stray is an event, and the next reminder counts from it
     more = up(finding(Verdict.DUPLICATE, strays=(901, 902)), ok("kali"))
-    assert [e.kind for e in t.observe(more, 5000.0)] == ["stray"]
-    assert t.observe(more, 7200.0) == []
-    assert [e.kind for e in t.observe(more, 8600.0)] == ["reminder"]
+    assert [e.detail for e in t.observe(more, 8000.0)] == ["new stray pid(s) 902"]
+    assert t.observe(more, 11599.0) == []
+    assert [e.kind for e in t.observe(more, 11600.0)] == ["reminder"]
 
 
 def test_a_harmless_state_is_never_reminded() -> None:
@@ -288,3 +290,18 @@ def test_forgotten_hosts_start_over() -> None:
 def test_nonsense_settings_are_refused(grace: int, renotify: float) -> None:
     with pytest.raises(ValueError, match=r"grace|renotify"):
         Tracker(grace=grace, renotify=renotify)
+
+
+def test_a_copy_started_where_it_is_not_assigned_comes_and_goes() -> None:
+    """Given every service of the scope each cycle (audit's report before `_visible` drops
+    the unassigned ones that are ok), an unexpected copy is a change both ways."""
+    t = Tracker()
+    idle = finding(Verdict.OK, service="kali", launchd=False)
+    t.observe(up(ok(), idle), 0.0)
+    running = finding(Verdict.UNEXPECTED, service="kali", strays=(77,), launchd=False)
+    [came] = t.observe(up(ok(), running), 30.0)
+    assert (came.kind, came.previous, came.verdict, came.pids) == (
+        "verdict", "ok", "unexpected", (77,))
+    [went] = t.observe(up(ok(), idle), 60.0)
+    assert (went.previous, went.verdict, went.detail) == ("unexpected", "ok",
+                                                          "resolved: unexpected -> ok")
