@@ -182,7 +182,7 @@ def test_scrapes_while_the_loop_updates() -> None:
     thread = threading.Thread(target=loop)
     thread.start()
     try:
-        for _ in range(200):
+        for _ in range(60):
             got = parse(generate_latest(registry).decode())
             hosts = {dict(k)["host"] for k in got.get("svcctl_host_up", {})}
             ones = [k for k, v in got.get("svcctl_verdict", {}).items() if v == 1.0]
