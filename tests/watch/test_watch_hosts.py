@@ -201,3 +201,29 @@ def test_sighup_with_a_broken_inventory_keeps_watching_and_sigterm_exits_0(
         no_traceback(w.stderr)
     finally:
         w.kill()
+
+
+def test_a_slow_failing_hook_never_stalls_the_watch(kit: Site) -> None:
+    svc = kit.service()
+    inv = kit.inventory({svc.name: svc.entry(["tesseract"])})
+    kit.deploy(inv, svc)
+    w = Watcher(inv, "--interval", "1", "--host", "tesseract",
+                "--on-change", "sleep 3; exit 3", metrics_port=free_port())
+    try:
+        wait_until(lambda: _up(w, "tesseract"))
+        stray, _ = _start_stray(kit, svc.script)
+        w.event(lambda e: stray in e["pids"])
+        kit.sh("tesseract", f"kill {stray}")
+        killed = time.time()
+        seen, _ = w.event(lambda e: e["verdict"] == "ok")  # the first hook still sleeps
+        assert seen - killed <= INTERVAL + 1, f"{seen - killed:.2f} s"
+        assert not [x for x in w.log if "--on-change failed" in x], w.log
+        failed = wait_until(lambda: [x for x in w.log if "--on-change failed" in x]
+                            if len([x for x in w.log if "--on-change failed" in x]) == 2
+                            else None)
+        assert all(x.rstrip().endswith("exited 3") for x in failed), failed
+        rc, _ = w.stop()
+        assert rc == 0, w.stderr
+        no_traceback(w.stderr)
+    finally:
+        w.kill()
