@@ -63,8 +63,14 @@ def _log(message: str) -> None:
 
 
 def _emit(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader is gone: keep watching (hooks, metrics), say so once
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        _log("stdout is closed: events go on to --on-change and /metrics only")
 
 
 def register(app: typer.Typer) -> None:
