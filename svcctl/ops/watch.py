@@ -59,14 +59,14 @@ class WatchOptions:
     timeout: float = 30.0  # one probe, connecting included
     backoff_cap: float | None = None  # longest wait between two reconnection attempts
     # (None: 8 intervals, at most a minute, at least one interval)
+    on_change: str | None = None  # `/bin/sh -c` command run per event
+    hook_timeout: float = 30.0
 
     @property
     def retry_cap(self) -> float:
         if self.backoff_cap is not None:
             return self.backoff_cap
         return max(self.interval, min(60.0, 8 * self.interval))
-    on_change: str | None = None  # `/bin/sh -c` command run per event
-    hook_timeout: float = 30.0
 
 
 def backoff(failures: int, interval: float, cap: float, rand: float) -> float:
@@ -99,6 +99,7 @@ class _HostWorker:
         self._jobs: SimpleQueue[tuple[ServiceSpec, ...] | None] = SimpleQueue()
         self._host: Host | None = None
         self._failures = 0
+        self._answered = False  # has it ever: "lost" then, else "cannot reach"
         self._retry_at = 0.0
         self._error = ""
         self._thread = threading.Thread(target=self._loop, name=f"watch-{spec.name}",
@@ -144,7 +145,7 @@ class _HostWorker:
         if self._failures:
             self._log(f"{self.spec.name}: connection restored after {self._failures} "
                       "failed attempt(s)")
-        self._failures = 0
+        self._failures, self._answered = 0, True
         return report
 
     def _failed(self, services: Sequence[ServiceSpec], why: str) -> HostReport:
@@ -155,7 +156,8 @@ class _HostWorker:
                        random.random())  # noqa: S311 - jitter, not a secret
         self._retry_at = time.monotonic() + wait
         if self._failures == 1:
-            self._log(f"{self.spec.name}: connection lost: {printable(why)}")
+            what = "connection lost" if self._answered else "cannot reach it"
+            self._log(f"{self.spec.name}: {what}: {printable(why)}")
         return _unreachable(self.spec.name, services, why)
 
     def _drop(self) -> None:

@@ -16,6 +16,7 @@ from svcctl.errors import BadInputError
 from svcctl.ops.watch import HookRunner, backoff
 from svcctl.watch.state import Event
 from tests.service_kit import svcctl
+from tests.wait import wait_until
 from tests.watch.running import Watcher, no_traceback
 
 EVENT = Event("verdict", "tesseract", "shiva", 1_800_000_000.0, "duplicate", "ok",
@@ -78,13 +79,19 @@ def test_a_failing_hook_is_one_log_line_and_the_next_event_still_runs(tmp_path: 
 
 def test_a_slow_hook_is_killed_with_its_children_at_its_timeout(tmp_path: Path) -> None:
     pidfile = tmp_path / "pid"
-    runner, _ = _hook(f"sleep 30 & echo $! > {pidfile}; wait", timeout=0.5)
+    runner, _ = _hook(f"sleep 30 & echo $! > {pidfile}; wait", timeout=2)
     start = time.monotonic()
-    assert runner.run(EVENT) == "killed after 0.5 s"
-    assert time.monotonic() - start < 5
+    assert runner.run(EVENT) == "killed after 2 s"
+    assert time.monotonic() - start < 6
     child = int(pidfile.read_text())
-    assert not Path(f"/proc/{child}").exists() or \
-        Path(f"/proc/{child}/stat").read_text().split()[2] == "Z"
+
+    def gone() -> bool:
+        try:
+            return Path(f"/proc/{child}/stat").read_text().split()[2] == "Z"
+        except FileNotFoundError:
+            return True
+
+    wait_until(gone, timeout=5)  # SIGKILL is delivered at once, the exit soon after
     runner.close(1)
 
 
@@ -139,5 +146,5 @@ def test_a_host_that_never_answers_is_one_event_after_grace_and_sigint_exits_0(
     assert len(w.events) == 1, w.lines
     assert (event["kind"], event["host"], event["service"]) == ("unreachable", "nowhere", None)
     assert "127.0.0.1:1" in event["detail"]
-    assert w.stderr.count("connection lost") == 1, w.stderr
+    assert w.stderr.count("nowhere: cannot reach it: ") == 1, w.stderr
     no_traceback(w.stderr)
