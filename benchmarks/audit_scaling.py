@@ -170,6 +170,14 @@ def wait_all_running(tb: Testbed, hosts: list[str], services: int) -> None:
         list(pool.map(one, hosts))
 
 
+def deploy(tb: Testbed, inventory: Path, hosts: list[str], services: int) -> None:
+    """Install and bootstrap the inventory's services on `hosts`, one ssh script per host
+    in parallel, and wait until every one of them runs."""
+    with ThreadPoolExecutor(len(hosts)) as pool:
+        list(pool.map(lambda h: ssh(tb, h, "sh -s", install_script(inventory, h)), hosts))
+    wait_all_running(tb, hosts, services)
+
+
 def against(inventory: Path, tree: Path, repeat: int) -> tuple[Timing, Timing, list[float]]:
     """This tree's audit and `tree`'s, alternately (A B A B ...), and each pair's ratio."""
     ours, theirs = Timing(), Timing()
@@ -197,9 +205,7 @@ def run(directory: Path, n_hosts: int, n_services: int, repeat: int,
         tb.up(hosts)
         inventory = directory / "inventory.yaml"
         write_inventory(inventory, tb.layout.ssh_config, hosts, n_services)
-        with ThreadPoolExecutor(n_hosts) as pool:
-            list(pool.map(lambda h: ssh(tb, h, "sh -s", install_script(inventory, h)), hosts))
-        wait_all_running(tb, hosts, n_services)
+        deploy(tb, inventory, hosts, n_services)
         print(f"set-up: {n_hosts} hosts x {n_services} services bootstrapped "
               f"in {time.perf_counter() - t0:.1f} s")
 
