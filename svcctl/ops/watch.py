@@ -265,12 +265,19 @@ class Watch:
                     due = max(due + self.opts.interval * (1 + spread), time.monotonic())
             self._finish()
         finally:
-            for w in self.workers.values():
-                w.close()
-            if self._hooks is not None:
-                self._hooks.close(self.opts.hook_timeout)
-            for w in self.workers.values():
-                w.join(2.0)
+            self._close()
+
+    def _close(self) -> None:
+        """Every connection closed (a host still hung is left to the exit, which closes
+        its socket); the hook's queue run, within its timeout."""
+        for w in self.workers.values():
+            w.close()
+        if self._hooks is not None:
+            self._hooks.close(self.opts.hook_timeout)
+        closing = time.monotonic() + 2.0
+        for w in self.workers.values():
+            if not w.busy:
+                w.join(max(0.0, closing - time.monotonic()))
 
     def _cycle(self) -> None:
         self.cycles += 1
@@ -279,8 +286,11 @@ class Watch:
                 w.submit(self.scope.services)
 
     def _finish(self) -> None:
-        """The current cycle's probes still out: waited for (each bounded by its timeout)."""
-        deadline = time.monotonic() + self.opts.timeout + 1.0
+        """The current cycle's probes still out: waited for, as long as a cycle lasts (one
+        interval, at most the probe's timeout) and a second; a host hung past that (an
+        unanswered connect) is left to the exit, which closes its socket."""
+        wait = min(self.opts.timeout, max(self.opts.interval, 1.0)) + 1.0
+        deadline = time.monotonic() + wait
         while any(w.busy for w in self.workers.values()):
             try:
                 msg = self._inbox.get(timeout=max(0.0, deadline - time.monotonic()))
