@@ -59,6 +59,7 @@ class Recording(Host):
         self._inner.write_file(path, data, mode)
 
     def close(self) -> None:
+        self._sent.append((self.name, "close", ()))
         self._inner.close()
 
 
@@ -106,15 +107,17 @@ def test_the_watch_sends_nothing_but_the_probe(kit: Site) -> None:
     assert not [x for x in logs if "lost" in x or "error" in x], logs
 
     specs = {s.name: s for s in scope.hosts}
-    per_host = {h: [s for s in sent if s[0] == h] for h in specs}
+    per_host = {h: [s for s in sent if s[0] == h and s[1] != "close"] for h in specs}
     # the probes went through the recorder: one per host per cycle at most (a host still
     # busy is not asked again), and most cycles
     for host, calls in per_host.items():
         assert max(3, watch.cycles // 2) <= len(calls) <= watch.cycles, \
             (host, len(calls), watch.cycles)
-    bad = [(h, what, argv[:3]) for h, what, argv in sent
-           if what != "run" or not is_probe(specs[h], scope.services, argv)]
+    bad = [(h, what, argv[:3]) for h, what, argv in sent if what != "close"
+           and (what != "run" or not is_probe(specs[h], scope.services, argv))]
     assert bad == [], bad
+    for host in specs:  # and each connection closed at the stop
+        assert [s for s in sent if s[0] == host][-1] == (host, "close", ())
 
     # and the check can fail: a write, or the probe with one command more, is refused
     spec = specs["tesseract"]
@@ -127,3 +130,34 @@ def test_the_watch_sends_nothing_but_the_probe(kit: Site) -> None:
     assert not is_probe(spec, scope.services, more.argv)
     assert not is_probe(spec, scope.services, [*good.argv, "rm"])
 
+
+
+def test_a_reload_closes_the_connection_of_a_host_removed(kit: Site) -> None:
+    svc = kit.service()
+    path = kit.inventory({svc.name: svc.entry(["tesseract"])})
+    inv = load_inventory(path)
+    real = connector(inv, False)
+    sent: Sent = []
+    both = Scope(inv, tuple(inv.hosts.values()), tuple(inv.services.values()),
+                 lambda spec: Recording(real(spec), sent))
+    one = Scope(inv, (inv.hosts["tesseract"],), both.services, both.connect)
+    logs: list[str] = []
+    watch = Watch(both, lambda: one, WatchOptions(interval=0.5, timeout=10),
+                  tracker=Tracker(), collector=None, emit=lambda _: None, log=logs.append)
+    loop = threading.Thread(target=watch.run)
+    loop.start()
+    try:
+        wait_until(lambda: {h for h, what, _ in sent if what == "run"} == {"tesseract", "backup"})
+        watch.reload()
+        wait_until(lambda: any("inventory reloaded: 1 host(s)" in x for x in logs))
+        wait_until(lambda: ("backup", "close", ()) in sent)
+        at = len(sent)
+        cycles = watch.cycles
+        wait_until(lambda: watch.cycles >= cycles + 3)
+    finally:
+        watch.stop()
+        loop.join(30)
+    assert not loop.is_alive()
+    assert [s for s in sent[at:] if s[0] == "backup"] == []  # not probed again
+    assert [s for s in sent if s[0] == "tesseract"][-1] == ("tesseract", "close", ())  # at exit
+    assert set(watch.workers) == {"tesseract"}
