@@ -28,6 +28,7 @@ LONGEST_FIRST = (
     "tests/deploy/test_reboot_system.py",
     "tests/guard/test_race.py",
     "tests/deploy/",
+    "tests/watch/",
     "tests/cli/",
     "tests/ops/",
     "tests/guard/",

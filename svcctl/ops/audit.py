@@ -169,12 +169,12 @@ def audit_host(inv: Inventory, spec: HostSpec, services: Sequence[ServiceSpec],
     try:
         return probe_host(spec, services, host, timeout)
     except HostError as exc:
-        return _unreachable(spec.name, services, exc.one_line())
+        return unreachable_report(spec.name, services, exc.one_line())
     except ParseError as exc:
-        return _unreachable(spec.name, services, f"the probe's output was cut short: {exc}")
+        return unreachable_report(spec.name, services, f"the probe's output was cut short: {exc}")
 
 
-def _unreachable(host: str, services: Sequence[ServiceSpec], why: str) -> HostReport:
+def unreachable_report(host: str, services: Sequence[ServiceSpec], why: str) -> HostReport:
     findings = tuple(Finding(s.name, host, Verdict.UNREACHABLE, detail=why) for s in services)
     return HostReport(host, False, findings, why)
 
@@ -203,14 +203,14 @@ def run_audit(ctx: RunContext, host_names: Sequence[str], services: Sequence[Ser
         try:
             host = ctx.connect(spec)
         except HostError as exc:
-            return _unreachable(spec.name, services, exc.one_line())
+            return unreachable_report(spec.name, services, exc.one_line())
         with host:
             return audit_host(ctx.inv, spec, services, host, timeout)
 
-    return AuditReport(tuple(_visible(r, services) for r in ctx.fan_out(one, specs)))
+    return AuditReport(tuple(visible(r, services) for r in ctx.fan_out(one, specs)))
 
 
-def _visible(report: HostReport, services: Sequence[ServiceSpec]) -> HostReport:
+def visible(report: HostReport, services: Sequence[ServiceSpec]) -> HostReport:
     """Drop services that are neither assigned to the host nor found on it."""
     assigned = {s.name for s in services if report.host in s.hosts}
     keep = tuple(f for f in report.findings

@@ -13,10 +13,8 @@ probe batch (`svcctl.ops.audit.probe_host`).
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -32,14 +30,14 @@ from svcctl.errors import BadInputError, HostError, ParseError, SvcctlError
 from svcctl.guard import printable
 from svcctl.host.base import Host
 from svcctl.model import HostSpec, Inventory, ServiceSpec
-from svcctl.ops.audit import HostReport, _unreachable, _visible, probe_host
+from svcctl.ops.audit import HostReport, probe_host, unreachable_report, visible
 from svcctl.ops.context import Connect
-from svcctl.watch.state import Event, Tracker
+from svcctl.ops.hook import HookRunner, Log
+from svcctl.watch.state import Tracker
 
 if TYPE_CHECKING:
     from svcctl.watch.metrics import WatchCollector
 
-Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -122,11 +120,11 @@ class _HostWorker:
             start = time.monotonic()
             waiting = self._host is None and start < self._retry_at
             try:
-                report = _unreachable(self.spec.name, services, self._error) if waiting \
+                report = unreachable_report(self.spec.name, services, self._error) if waiting \
                     else self._probe(services)
             except Exception as exc:  # a bug must not end the host's thread: told, counted
                 self._drop()
-                report = _unreachable(self.spec.name, services,
+                report = unreachable_report(self.spec.name, services,
                                       f"internal error: {type(exc).__name__}: {exc}")
                 self._log(f"{self.spec.name}: internal error: {type(exc).__name__}: {exc}")
             took = None if waiting else time.monotonic() - start
@@ -158,7 +156,7 @@ class _HostWorker:
         if self._failures == 1:
             what = "connection lost" if self._answered else "cannot reach it"
             self._log(f"{self.spec.name}: {what}: {printable(why)}")
-        return _unreachable(self.spec.name, services, why)
+        return unreachable_report(self.spec.name, services, why)
 
     def _drop(self) -> None:
         if self._host is not None:
@@ -170,50 +168,6 @@ class _HostWorker:
 
 
 # -- the hook --------------------------------------------------------------------------------
-
-class HookRunner:
-    """`--on-change`: CMD through /bin/sh per event, in order, in a thread of its own; the
-    event on stdin and in the environment, its stdout to our stderr (stdout is events)."""
-
-    def __init__(self, command: str, timeout: float, log: Log) -> None:
-        self.command, self.timeout, self._log = command, timeout, log
-        self._queue: SimpleQueue[Event | None] = SimpleQueue()
-        self._thread = threading.Thread(target=self._loop, name="watch-hook", daemon=True)
-        self._thread.start()
-
-    def submit(self, event: Event) -> None:
-        self._queue.put(event)
-
-    def close(self, timeout: float) -> None:
-        """Run what is queued (each run within its own timeout), up to `timeout` in all."""
-        self._queue.put(None)
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            self._log("--on-change: exiting with hook runs still queued")
-
-    def _loop(self) -> None:
-        while (event := self._queue.get()) is not None:
-            why = self.run(event)
-            if why:
-                self._log(f"--on-change failed for the {event.kind} event of {event.host}"
-                          f"{'/' + event.service if event.service else ''}: {why}")
-
-    def run(self, event: Event) -> str | None:
-        """One run; None when it exited 0, else why not."""
-        try:
-            proc = subprocess.Popen(["/bin/sh", "-c", self.command], stdin=subprocess.PIPE,
-                                    stdout=2, env={**os.environ, **event.env()},
-                                    start_new_session=True)
-        except OSError as exc:
-            return f"cannot run /bin/sh: {exc.strerror or exc}"
-        try:
-            proc.communicate((event.to_json() + "\n").encode(), timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # its session: the shell and its children
-            proc.wait()
-            return f"killed after {self.timeout:g} s"
-        return None if proc.returncode == 0 else f"exited {proc.returncode}"
-
 
 # -- the loop --------------------------------------------------------------------------------
 
@@ -305,7 +259,7 @@ class Watch:
         if self.workers.get(done.worker.spec.name) is not done.worker:
             return  # a host removed or changed by a reload: its late result is not counted
         done.worker.busy = False
-        report = _visible(done.report, self.scope.services)
+        report = visible(done.report, self.scope.services)
         if self.collector is not None:
             self.collector.update(report, done.duration, done.at)
         for event in self.tracker.observe(report, done.at):

@@ -293,7 +293,7 @@ def test_nonsense_settings_are_refused(grace: int, renotify: float) -> None:
 
 
 def test_a_copy_started_where_it_is_not_assigned_comes_and_goes() -> None:
-    """Given every service of the scope each cycle (audit's report before `_visible` drops
+    """Given every service of the scope each cycle (audit's report before `visible` drops
     the unassigned ones that are ok), an unexpected copy is a change both ways."""
     t = Tracker()
     idle = finding(Verdict.OK, service="kali", launchd=False)

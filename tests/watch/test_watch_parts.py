@@ -13,7 +13,8 @@ import pytest
 
 from svcctl.cli.watch import parse_duration, parse_listen
 from svcctl.errors import BadInputError
-from svcctl.ops.watch import HookRunner, backoff
+from svcctl.ops.hook import HookRunner
+from svcctl.ops.watch import backoff
 from svcctl.watch.state import Event
 from tests.service_kit import svcctl
 from tests.wait import wait_until
