@@ -288,6 +288,9 @@ class Match(StrEnum):
     NONE = "none"
 
 
+_WORD = re.compile("[^ ]+")  # a word of a ps row: ps joins argv with single spaces
+
+
 @dataclass(frozen=True)
 class _Row:
     """A ps row's command as argv: split at spaces, but each of `words` (paths that hold
@@ -298,6 +301,10 @@ class _Row:
 
     @classmethod
     def split(cls, command: str, words: Sequence[str]) -> _Row:
+        # a word without a space is a run of non-spaces anyway: only the others need the loop
+        words = [w for w in words if " " in w]
+        if not words:
+            return cls(command, tuple(w.span() for w in _WORD.finditer(command)))
         spans: list[tuple[int, int]] = []
         i, n = 0, len(command)
         while i < n:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -94,3 +95,35 @@ def test_bad_nonce_and_empty_command() -> None:
         build_batch([["true"]], nonce="short")
     with pytest.raises(ValueError):
         build_batch([[]])
+
+
+def test_the_output_goes_out_in_one_write_at_the_end() -> None:
+    """Each fence's printf, streamed, would be an SSH packet of its own: the script holds
+    the output back until every command has run (a reader sees nothing before then)."""
+    batch = build_batch([["printf", "first"], ["sleep", "1"], ["printf", "last"]])
+    proc = subprocess.Popen(batch.argv, stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    t0 = time.monotonic()
+    head = proc.stdout.read(1)
+    waited = time.monotonic() - t0
+    rest = proc.stdout.read()
+    proc.wait(timeout=30)
+    assert waited >= 0.9, f"output began after {waited:.2f} s, before the commands ended"
+    results = split_batch(batch, (head + rest).decode())
+    assert [r.stdout for r in results] == ["first", "", "last"]
+
+
+def test_with_no_space_for_the_buffer_the_commands_run_again_and_stream() -> None:
+    """A full disk (here: $TMPDIR on a 4 KiB tmpfs, in a mount namespace of its own) must
+    not cost the audit: a buffer that could not be written whole is never sent; the
+    commands, all reads, run again and stream."""
+    big = "x" * 20000
+    batch = build_batch([["printf", "%s", big], ["sh", "-c", "echo err >&2; exit 4"]])
+    script = ("d=$(mktemp -d) && mount -t tmpfs -o size=4k svcctl-test \"$d\" && "
+              'TMPDIR="$d" "$@"; r=$?; umount "$d"; rmdir "$d"; exit $r')
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", *batch.argv],
+                          capture_output=True, timeout=30, check=False)
+    assert proc.returncode == 0, proc.stderr
+    a, b = split_batch(batch, proc.stdout.decode())
+    assert (a.rc, a.stdout) == (0, big) and (b.rc, b.stderr) == (4, "err\n")
+    assert proc.stdout.decode().count(batch.marker + ":B:0:") == 1  # the full copy only
