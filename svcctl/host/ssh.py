@@ -130,6 +130,7 @@ class SSHHost(Host):
                 timeout=self.target.connect_timeout, banner_timeout=self.target.connect_timeout,
                 auth_timeout=self.target.connect_timeout, sock=sock,
                 allow_agent=bool(os.environ.get("SSH_AUTH_SOCK")), look_for_keys=True,
+                transport_factory=_transport,
             )
         except paramiko.BadHostKeyException as exc:
             raise HostKeyError(
@@ -292,6 +293,21 @@ class SSHHost(Host):
                     raise
         except (paramiko.SSHException, OSError) as exc:
             raise HostError(f"{self.name}: cannot write {path}: {exc}") from exc
+
+
+class _Transport(paramiko.Transport):
+    """paramiko's transport thread wakes on its socket's timeout only to see whether the
+    transport was closed; `close()` never waits for that (stop_thread returns once the
+    packetizer is closed). paramiko's 0.1 s cost a connection kept open ten wake-ups a
+    second: `svcctl watch` over 10 hosts spent 0.75% of a core on nothing but that."""
+
+    _active_check_timeout = 1.0
+
+
+def _transport(sock: Any, **kwargs: Any) -> paramiko.Transport:
+    """SSHClient's `transport_factory` (paramiko >= 2.12): a `_Transport`, given the
+    arguments SSHClient passes, whichever they are in this paramiko."""
+    return _Transport(sock, **kwargs)
 
 
 def _take(chan: paramiko.Channel, out: bytearray, err: bytearray) -> None:

@@ -285,3 +285,15 @@ def test_feed_timeout_is_typed(host: tuple[Host, str]) -> None:
     with pytest.raises(CommandTimeoutError, match=r"did not finish within 0\.5 s"):
         h.feed(["sleep", "10"], iter([b"x"]), timeout=0.5)
     assert time.monotonic() - start < 5
+
+
+def test_a_kept_connection_wakes_once_a_second_and_closes_at_once(hosts: Hosts) -> None:
+    """paramiko's transport thread wakes on its socket timeout (0.1 s by default) only to
+    see whether it was closed: svcctl's waits 1 s, and close() still does not wait."""
+    h = SSHHost("tesseract", SSHTarget("tesseract", ssh_config=hosts.ssh_config))
+    assert h.run(["true"]).rc == 0
+    transport = h._connect().get_transport()
+    assert transport is not None and transport.sock.gettimeout() == 1.0  # type: ignore[union-attr]
+    t0 = time.monotonic()
+    h.close()
+    assert time.monotonic() - t0 < 0.5
