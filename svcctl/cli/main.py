@@ -17,6 +17,7 @@ from importlib import import_module
 import typer
 
 from svcctl import __version__
+from svcctl.cli import coercion
 from svcctl.errors import ExitCode, SvcctlError
 
 EXIT_CODES_HELP = (
@@ -56,6 +57,7 @@ COMMANDS: dict[str, str] = {
 
 def build_app(commands: Sequence[str] | None = None) -> typer.Typer:
     """The app with these commands (by name), or with every command."""
+    coercion.install()  # no pydantic for plain values: ~150 ms a command (cli/coercion.py)
     modules = dict.fromkeys(COMMANDS[c] for c in (commands or COMMANDS))
     app = typer.Typer(
         name="svcctl",
