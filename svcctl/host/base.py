@@ -74,6 +74,9 @@ class Host(ABC):
     def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
         """Write atomically: a temp name in the same folder, then rename (STYLE.md 5)."""
 
+    def open(self) -> None:  # noqa: B027 - optional for transports with nothing to open
+        """Connect now rather than at first use; raises HostError as that use would."""
+
     def close(self) -> None:  # noqa: B027 - optional for transports with nothing to close
         """Release the connection, if any."""
 

@@ -177,6 +177,9 @@ class SSHHost(Host):
         except (paramiko.SSHException, OSError) as exc:
             raise HostUnreachableError(f"{self.name}: jump via {alias} failed: {exc}") from exc
 
+    def open(self) -> None:
+        self._connect()
+
     def close(self) -> None:
         for client in (self._client, self._jump):
             if client is not None:
