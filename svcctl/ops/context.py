@@ -51,8 +51,7 @@ class RunContext:
         pool = ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(specs))),
                                   thread_name_prefix="svcctl-connect")
 
-        def opened(spec: HostSpec) -> Host:
-            host = plain(spec)
+        def opened(host: Host) -> Host:
             try:
                 host.open()
             except BaseException:
@@ -60,7 +59,10 @@ class RunContext:
                 raise
             return host
 
-        pending: dict[str, Future[Host]] = {s.name: pool.submit(opened, s) for s in specs}
+        # made here, in this thread: the transport's import (paramiko) is CPU, which the
+        # GIL would only share; the handshakes that follow are mostly waiting
+        pending: dict[str, Future[Host]] = {s.name: pool.submit(opened, plain(s))
+                                            for s in specs}
         pool.shutdown(wait=False)  # its threads end when their handshakes do
 
         def claim(spec: HostSpec) -> Host:
