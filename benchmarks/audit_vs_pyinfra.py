@@ -43,20 +43,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 # the sibling benchmark's set-up: hosts, services, fresh-process timing
-from audit_scaling import (
-    ROOT,
-    Timing,
-    audit,
-    install_script,
-    measure,
-    ssh,
-    wait_all_running,
-    write_inventory,
-)
+from audit_scaling import ROOT, Timing, audit, deploy, measure, write_inventory
 
 from svcctl.host.quote import join
 from svcctl.inventory import load_inventory
@@ -190,10 +180,8 @@ def run(directory: Path, exe: str, n_hosts: int, n_services: int, repeat: int,
         tb.up(hosts)
         inventory = directory / "inventory.yaml"
         write_inventory(inventory, tb.layout.ssh_config, hosts, n_services)
-        with ThreadPoolExecutor(n_hosts) as pool:
-            list(pool.map(lambda h: ssh(tb, h, "sh -s", install_script(inventory, h)), hosts))
-        wait_all_running(tb, hosts, n_services)
-        py_inv, deploy = write_pyinfra(directory / "pyinfra", tb, inventory)
+        deploy(tb, inventory, hosts, n_services)
+        py_inv, py_deploy = write_pyinfra(directory / "pyinfra", tb, inventory)
         print(f"set-up: {n_hosts} hosts x {n_services} services bootstrapped "
               f"in {time.perf_counter() - t0:.1f} s; pyinfra: {exe}")
 
@@ -204,7 +192,7 @@ def run(directory: Path, exe: str, n_hosts: int, n_services: int, repeat: int,
             if against is not None:
                 fns[f"svcctl audit ({against.name})"] = \
                     lambda: audit(inventory, *host, tree=against)
-            fns["pyinfra"] = lambda: pyinfra(exe, py_inv, deploy, *limit)
+            fns["pyinfra"] = lambda: pyinfra(exe, py_inv, py_deploy, *limit)
             return fns
 
         compile_bytecode(ROOT, *([against] if against is not None else []))
