@@ -4,18 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
 from svcctl.cli import common
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from svcctl.model import ServiceSpec
-    from svcctl.ops.audit import AuditReport
-    from svcctl.ops.context import RunContext
 
 
 class Format(StrEnum):
@@ -77,7 +69,8 @@ def register(app: typer.Typer) -> None:
 
             from svcctl.watch.metrics import audit_text
 
-            report, durations = timed_audit(ctx, hosts, services)
+            report = run_audit(ctx, hosts, services)
+            durations = {h.host: h.duration for h in report.hosts if h.duration is not None}
             typer.echo(audit_text(report, durations, time.time()), nl=False)
             raise typer.Exit(0 if report.ok else 1)
         try:
@@ -97,20 +90,3 @@ def pick_format(fmt: Format | None, as_json: bool) -> Format:
 
         raise BadInputError(f"--json and --format {fmt} contradict each other; pick one")
     return Format.JSON if as_json else (fmt or Format.TEXT)
-
-
-def timed_audit(ctx: RunContext, hosts: Sequence[str],
-                services: Sequence[ServiceSpec]) -> tuple[AuditReport, dict[str, float]]:
-    """run_audit, one host per task, each timed from connecting to its report."""
-    import time
-
-    from svcctl.ops.audit import AuditReport, run_audit
-
-    def one(name: str) -> tuple[AuditReport, float]:
-        start = time.monotonic()
-        report = run_audit(ctx, [name], services)
-        return report, time.monotonic() - start
-
-    done = ctx.fan_out(one, hosts)
-    report = AuditReport(tuple(h for r, _ in done for h in r.hosts))
-    return report, {r.hosts[0].host: took for r, took in done}

@@ -58,6 +58,9 @@ class HostReport:
     findings: tuple[Finding, ...]
     error: str | None = None
     locks: tuple[HeldLock, ...] = ()
+    # seconds from asking for the connection to this report (run_audit); None: not timed.
+    # A preconnected host (RunContext.preconnect) was already connecting before that.
+    duration: float | None = None
 
 
 @dataclass(frozen=True)
@@ -200,12 +203,15 @@ def run_audit(ctx: RunContext, host_names: Sequence[str], services: Sequence[Ser
     specs = [ctx.inv.hosts[h] for h in host_names]
 
     def one(spec: HostSpec) -> HostReport:
+        start = time.monotonic()
         try:
             host = ctx.connect(spec)
         except HostError as exc:
-            return unreachable_report(spec.name, services, exc.one_line())
-        with host:
-            return audit_host(ctx.inv, spec, services, host, timeout)
+            report = unreachable_report(spec.name, services, exc.one_line())
+        else:
+            with host:
+                report = audit_host(ctx.inv, spec, services, host, timeout)
+        return replace(report, duration=time.monotonic() - start)
 
     return AuditReport(tuple(visible(r, services) for r in ctx.fan_out(one, specs)))
 
