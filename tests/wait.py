@@ -9,7 +9,8 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_until(predicate: Callable[[], T], timeout: float = 15.0, interval: float = 0.1) -> T:
+def wait_until(predicate: Callable[[], T | None], timeout: float = 15.0,
+               interval: float = 0.1) -> T:
     """Poll until `predicate()` is truthy and return that value; fail with the last value."""
     deadline = time.monotonic() + timeout
     value = predicate()
