@@ -194,15 +194,9 @@ def _audit(hosts: Hosts, tmp: Path) -> dict[str, Any]:
     return dict(svc)
 
 
-def _clean(hosts: Hosts) -> None:
-    _clean_shiva(hosts)  # its pkill knows only shiva/main.py: the releases' copies too
-    hosts.ssh("tesseract", ["pkill", "-9", "-f", f"{ROOT}/(releases|current)/"], user="root",
-              check=False)
-
-
 def test_the_workflow_deploys_refuses_a_stray_gives_up_on_a_lock_and_rolls_back(
         hosts: Hosts, tmp_path: Path) -> None:
-    _clean(hosts)
+    _clean_shiva(hosts)
     try:
         sha = _deploys(hosts, tmp_path)
         _redeploys_the_same_commit_sending_nothing(hosts, tmp_path, sha)
@@ -210,7 +204,7 @@ def test_the_workflow_deploys_refuses_a_stray_gives_up_on_a_lock_and_rolls_back(
         _retries_then_fails_while_locked(hosts, tmp_path)
         _rolls_back_a_release_that_crashes(hosts, tmp_path)
     finally:
-        _clean(hosts)
+        _clean_shiva(hosts)
 
 
 def _deploys(hosts: Hosts, tmp: Path) -> str:

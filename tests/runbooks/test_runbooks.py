@@ -68,7 +68,9 @@ def _clean_shiva(hosts: Hosts) -> None:
     script = "; ".join([
         *(f"launchctl bootout {d}/{LABEL}" for d in ("system", "user/501", "gui/501")),
         f"launchctl enable user/501/{LABEL}",
-        "pkill -9 -f 'shiva/main[.]py'",
+        # everything run from the shiva tree, its releases' copies too; the [a] keeps
+        # this very sh -c (whose command line carries the pattern) out of the match
+        "pkill -9 -f '/Users/ops/shiv[a]/'",
         "rm -rf " + " ".join(_SHIVA_FILES),
     ])
     for host in ("tesseract", "backup"):
