@@ -271,11 +271,12 @@ def test_feed_cuts_stdin_when_the_chunks_fail(host: tuple[Host, str]) -> None:
 
     with pytest.raises(ValueError, match="the source broke"):
         h.feed(["sh", "-c", f"cat > {scratch}/got; echo done > {scratch}/end"], failing())
-    # the command saw end of file (or its session end), never more than was sent
+    # the command saw end of file (or its session end), never more than was sent; ended
+    # before its shell had opened `got` (a busy machine), it left no file at all
     deadline = time.monotonic() + 10
     while h.read_file(f"{scratch}/end") is None and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert h.read_file(f"{scratch}/got") in (b"", b"half")
+    assert h.read_file(f"{scratch}/got") in (None, b"", b"half")
     assert h.run(["true"]).rc == 0  # the connection still serves
 
 
