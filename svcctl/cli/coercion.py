@@ -4,7 +4,8 @@ typer 0.29 coerces every parameter through a pydantic `TypeAdapter`, built even 
 option left at its `None` default: importing pydantic and building the adapters was about
 150 ms of the 450 ms of CPU a `svcctl audit` of one host costs (issue 12). Nearly every
 value svcctl sees is one that the adapter would hand back unchanged, or convert in one
-obvious way: a `str`, a list of `str`, an in-range `int`, a decimal integer string, a path.
+obvious way: a `str`, a list of `str`, an in-range `int` or `float` (or a plain decimal
+string of one), a path.
 
 `install()` puts a lazy runtime parameter in front of typer's own: those values are
 converted here, by the same rules; anything else (another type, a parser, choices, a
@@ -29,6 +30,7 @@ VERIFIED = ("0.29.",)
 
 _MISS = object()
 _DECIMAL = re.compile(r"(?:0|[1-9][0-9]{0,17})")  # what int() and pydantic read alike
+_DECIMAL_POINT = re.compile(r"(?:0|[1-9][0-9]{0,17})(?:\.[0-9]{1,17})?")  # and float()
 
 
 def verified(version: str = typer.__version__) -> bool:
@@ -49,10 +51,11 @@ def _fast(descriptor: Any, value: Any, param: Any, ctx: Any) -> Any:
         if isinstance(value, list | tuple) and all(type(v) is str for v in value):
             return list(value)
         return _MISS
-    if annotation is int:
-        if type(value) is str and _DECIMAL.fullmatch(value):
-            value = int(value)
-        if type(value) is not int:
+    if annotation is int or annotation is float:
+        plain = _DECIMAL if annotation is int else _DECIMAL_POINT
+        if type(value) is str and plain.fullmatch(value):
+            value = annotation(value)
+        if type(value) is not annotation:
             return _MISS
         low, high = info.min, info.max
         in_range = (low is None or value >= low) and (high is None or value <= high)

@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 SAMPLES: list[Any] = [
     None, "", "x", "shiva", "a b", "-", "0", "7", "08", "32", "-1", "256", "257", "1000",
-    " 5", "5 ", "3.5", "1e3", "inf", "nan", "1_000", "٣", "30s", "true", "no", "json",
-    "TEXT", 0, 7, 300, -3, 2.5, True, (), ("a", "b"), ["c"], ("1", "2"), (1, 2),
+    " 5", "5 ", "3.5", "0.1", "5.", ".5", "2.50", "1e3", "inf", "nan", "1_000", "٣", "30s",
+    "true", "no", "json", "TEXT", 0, 7, 300, -3, 2.5, 0.0, 5.0, 900.0, -1.5,
+    float("nan"), True, (), ("a", "b"), ["c"], ("1", "2"), (1, 2),
 ]
 
 
@@ -84,7 +85,7 @@ def test_every_parameter_coerces_as_typer_does(tmp_path: Path) -> None:
             if not fast._real:  # answered without building typer's own
                 served.add((where, repr(value)))
     # the fast path is really used: a plain value of each fast type builds no adapter
-    plain = {str: "shiva", list[str]: ("a", "b"), int: "7", Path: str(a_file)}
+    plain = {str: "shiva", list[str]: ("a", "b"), int: "7", float: "2.50", Path: str(a_file)}
     expected = {(where, repr(plain[p.type_descriptor.annotation])) for where, _, p in params
                 if p.type_descriptor.annotation in plain and not p.type_descriptor.is_choice
                 and p.type_descriptor.parameter_info.parser is None}
@@ -120,3 +121,19 @@ def test_a_bad_value_gets_typers_own_message(value: str) -> None:
                           timeout=60)
     assert proc.returncode == 2
     assert "Invalid value for '--concurrency'" in proc.stderr
+
+
+def test_no_default_needs_typers_own_coercion() -> None:
+    # a command run with its defaults never builds a pydantic adapter (nor imports it)
+    assert coercion.install()
+    lazy = typer.core.build_runtime_param
+    slow = []
+    for where, cmd, param in _params():
+        descriptor = param.type_descriptor
+        if descriptor.annotation is bool and isinstance(param.default, bool):
+            continue  # typer itself skips coercing a flag's bool
+        fast = lazy(descriptor)
+        fast.coerce(param.default, param=param, ctx=Context(cmd))
+        if fast._real:
+            slow.append(f"{where}={param.default!r}")
+    assert not slow
