@@ -57,26 +57,23 @@ def register(app: typer.Typer) -> None:
         ctx = common.run_context(inv, accept_new_host_key)
         ctx.concurrency = concurrency
         chosen = pick_format(fmt, as_json)
-        if chosen is not Format.PROMETHEUS:  # its probe durations count connecting
-            # every input is checked: the handshakes run while the rest is imported
-            ctx.preconnect([inv.hosts[h] for h in hosts])
-        from svcctl import output
-        from svcctl.ops.audit import relevant_services, run_audit
-
-        services = relevant_services(inv, picked)
-        if chosen is Format.PROMETHEUS:
+        if chosen is Format.PROMETHEUS:  # its probe durations count connecting
             import time
 
+            from svcctl.ops.audit import relevant_services, run_audit
             from svcctl.watch.metrics import audit_text
 
-            report = run_audit(ctx, hosts, services)
+            report = run_audit(ctx, hosts, relevant_services(inv, picked))
             durations = {h.host: h.duration for h in report.hosts if h.duration is not None}
             typer.echo(audit_text(report, durations, time.time()), nl=False)
             raise typer.Exit(0 if report.ok else 1)
-        try:
+        # every input is checked: the handshakes run while the rest is imported
+        with ctx.preconnected([inv.hosts[h] for h in hosts]):
+            from svcctl import output
+            from svcctl.ops.audit import relevant_services, run_audit
+
+            services = relevant_services(inv, picked)
             report = run_audit(ctx, hosts, services)
-        finally:
-            ctx.close_unclaimed()
         labels = {s.name: s.label for s in services}
         typer.echo(output.audit_json(report, labels) if chosen is Format.JSON
                    else output.audit_text(report))

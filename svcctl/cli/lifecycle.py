@@ -85,13 +85,15 @@ def _register_status(app: typer.Typer) -> None:
         inventory: Path | None = common.InventoryOption,
         accept_new_host_key: bool = common.AcceptNewOption,
     ) -> None:
-        from svcctl import output
-        from svcctl.ops.audit import run_audit
-
         inv = common.load(inventory)
         svc = common.pick_service(inv, service)
         names = common.pick_hosts(inv, host) if host else sorted(inv.hosts)
-        report = run_audit(common.run_context(inv, accept_new_host_key), names, [svc])
+        ctx = common.run_context(inv, accept_new_host_key)
+        with ctx.preconnected([inv.hosts[n] for n in names]):  # overlaps the imports
+            from svcctl import output
+            from svcctl.ops.audit import run_audit
+
+            report = run_audit(ctx, names, [svc])
         typer.echo(output.audit_json(report, {svc.name: svc.label}) if as_json
                    else output.audit_text(report))
         raise typer.Exit(0 if report.ok else 1)

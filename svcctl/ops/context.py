@@ -9,8 +9,9 @@ worked on at once (`fan_out`, the one thread pool).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -35,18 +36,17 @@ class RunContext:
     acknowledged: frozenset[str] = frozenset()
     stay_up: float | None = None  # `--stay-up`; None: each service's own
     concurrency: int = DEFAULT_CONCURRENCY
-    _unclaimed: dict[str, Future[Host]] = field(default_factory=dict, repr=False)
 
-    def preconnect(self, specs: Sequence[HostSpec]) -> None:
-        """Start connecting to every one of `specs` now, in the background, so that the
-        SSH handshakes (mostly waiting on the hosts) overlap the caller's own work; then
-        `connect` hands each its open Host, or raises the HostError connecting raised.
+    @contextmanager
+    def preconnected(self, specs: Sequence[HostSpec]) -> Iterator[None]:
+        """Inside: every one of `specs` is being connected to in the background, so that
+        the SSH handshakes (mostly waiting on the hosts) overlap the caller's own work, and
+        `connect` hands each its open Host, or raises the HostError connecting raised. On
+        leaving, the hosts nobody asked for (an early error) are closed.
 
-        Only for a command certainly about to talk to all of them (audit: 60-100 ms of a
-        one-host run, issue 12): a host key is accepted on first use here as it would be at
-        first use. A Host nobody claims is closed by `close_unclaimed`."""
-        if not specs:
-            return
+        Only for a command certainly about to talk to all of them (audit, status: 60-100 ms
+        of a one-host run, issue 12): a host key is accepted on first use here as it would
+        be at first use."""
         plain = self.connect
         pool = ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(specs))),
                                   thread_name_prefix="svcctl-connect")
@@ -70,14 +70,13 @@ class RunContext:
             return plain(spec) if future is None else future.result()
 
         self.connect = claim
-        self._unclaimed = pending
-
-    def close_unclaimed(self) -> None:
-        """Close the preconnected hosts no operation asked for (an early error)."""
-        pending, self._unclaimed = self._unclaimed, {}
-        for future in pending.values():
-            if future.exception() is None:
-                future.result().close()
+        try:
+            yield
+        finally:
+            self.connect = plain
+            for future in pending.values():
+                if future.exception() is None:
+                    future.result().close()
 
     def fan_out(self, fn: Callable[[T], R], items: Sequence[T],
                 workers: int | None = None) -> list[R]:

@@ -1,10 +1,10 @@
-"""RunContext.preconnect: the SSH handshakes start before anyone asks for the hosts.
+"""RunContext.preconnected: the SSH handshakes start before anyone asks for the hosts.
 
 Real sshd on the simulated hosts, real paramiko; a port nobody listens on for the
 unreachable case. What must hold: each host is connected in the background (not by the
 thread that later claims it), a claim hands over that open Host, a failed connect is
-raised at the claim as the HostError a first use would raise, and hosts nobody claimed
-are closed by close_unclaimed.
+raised at the claim as the HostError a first use would raise, and on leaving, hosts
+nobody claimed are closed and `connect` is the plain connector again.
 """
 
 from __future__ import annotations
@@ -74,41 +74,44 @@ def test_claimed_hosts_come_open_from_the_background(
         ctx_and_recorder: tuple[RunContext, Recorder]) -> None:
     ctx, rec = ctx_and_recorder
     tesseract, backup = _specs("tesseract", "backup")
-    ctx.preconnect([tesseract, backup])
     claimed = {}
-    for spec in (tesseract, backup):
-        host = claimed[spec.name] = ctx.connect(spec)
-        assert host is rec.made[spec.name]
-        assert rec.opened_by[spec.name].startswith("svcctl-connect")
-        transport = rec.made[spec.name]._client.get_transport()  # type: ignore[union-attr]
-        assert transport is not None and transport.is_active()
-        assert host.run(["echo", spec.name]).stdout == f"{spec.name}\n"
-        host.close()
-    # claimed once: asking again connects afresh, through the plain connector
-    again = ctx.connect(tesseract)
-    assert again is rec.made["tesseract"] and again is not claimed["tesseract"]
-    again.close()
+    with ctx.preconnected([tesseract, backup]):
+        for spec in (tesseract, backup):
+            host = claimed[spec.name] = ctx.connect(spec)
+            assert host is rec.made[spec.name]
+            assert rec.opened_by[spec.name].startswith("svcctl-connect")
+            transport = rec.made[spec.name]._client.get_transport()  # type: ignore[union-attr]
+            assert transport is not None and transport.is_active()
+            assert host.run(["echo", spec.name]).stdout == f"{spec.name}\n"
+            host.close()
+        # claimed once: asking again connects afresh, through the plain connector
+        again = ctx.connect(tesseract)
+        assert again is rec.made["tesseract"] and again is not claimed["tesseract"]
+        again.close()
 
 
 def test_a_failed_connect_is_raised_at_the_claim(
         ctx_and_recorder: tuple[RunContext, Recorder]) -> None:
     ctx, rec = ctx_and_recorder
     [ghost] = _specs("ghost")
-    ctx.preconnect([ghost])
-    with pytest.raises(HostUnreachableError, match=f"127.0.0.1:{rec.ghost_port}"):
+    with (ctx.preconnected([ghost]),
+          pytest.raises(HostUnreachableError, match=f"127.0.0.1:{rec.ghost_port}")):
         ctx.connect(ghost)
     assert rec.made["ghost"]._client is None  # nothing left half-open
 
 
-def test_hosts_nobody_claims_are_closed(
+def test_hosts_nobody_claims_are_closed_on_leaving(
         ctx_and_recorder: tuple[RunContext, Recorder]) -> None:
     ctx, rec = ctx_and_recorder
     tesseract, backup, ghost = _specs("tesseract", "backup", "ghost")
-    ctx.preconnect([tesseract, backup, ghost])
-    with ctx.connect(tesseract) as host:
-        assert host.run(["true"]).rc == 0
-    ctx.close_unclaimed()  # backup was opened, ghost failed: neither raises here
+    with (pytest.raises(RuntimeError, match="an early error"),
+          ctx.preconnected([tesseract, backup, ghost])):
+        with ctx.connect(tesseract) as host:
+            assert host.run(["true"]).rc == 0
+        raise RuntimeError("an early error")
+    # backup was opened, ghost failed: leaving closed the one and did not raise for the other
+    first = rec.made["backup"]
     assert rec.opened_by["backup"].startswith("svcctl-connect")
-    assert rec.made["backup"]._client is None
-    assert ctx.connect(backup) is not None  # a fresh one, from the plain connector
-    rec.made["backup"].close()
+    assert first._client is None
+    fresh = ctx.connect(backup)  # the plain connector again: a new Host, not yet connected
+    assert fresh is rec.made["backup"] and fresh is not first and fresh._client is None  # type: ignore[attr-defined]
