@@ -29,6 +29,13 @@ AcceptNewOption = typer.Option(
 DryRunOption = typer.Option(
     False, "--dry-run", help="Print the steps; change nothing.")
 JsonOption = typer.Option(False, "--json", help="Machine-readable output (stable schema).")
+YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
+LockWaitOption = typer.Option(5.0, "--lock-wait", min=0.0,
+                              help="Seconds to wait for another deploy's lock.")
+StayUpOption = typer.Option(None, "--stay-up", min=0.0,
+                            help="Stay-up window [default: the service's].")
+FenceReasonOption = typer.Option("", "--reason",
+                                 help="Why, for the records of fences and of --fenced.")
 FencedOption = typer.Option(
     None, "--fenced", metavar="HOST",
     help="HOST is powered off or cut off (checked by you): its being unreachable does not "

@@ -65,7 +65,7 @@ def _register_stop_start(app: typer.Typer) -> None:
         service: str = typer.Argument(...),
         host: list[str] = common.HostOption,
         as_json: bool = common.JsonOption,
-        stay_up: float | None = typer.Option(None, "--stay-up", min=0.0),
+        stay_up: float | None = common.StayUpOption,
         fenced: list[str] = common.FencedOption,
         dry_run: bool = common.DryRunOption,
         inventory: Path | None = common.InventoryOption,
