@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -112,6 +113,14 @@ while not stop.is_set():
 print(json.dumps({"samples": samples, "max": worst, "events": events[-100:],
                   "pids": sorted(every)}))
 '''
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (bound, read, released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
 
 
 # -- svcctl, as a user runs it ---------------------------------------------------------------

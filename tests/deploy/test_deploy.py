@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import time
 from collections.abc import Callable
 
 import pytest
 
-from tests.service_kit import Sampler, Service, Site, wait_line
+from tests.service_kit import Sampler, Service, Site, free_port, wait_line
 
 pytestmark = pytest.mark.testbed
 
@@ -215,15 +214,9 @@ def test_failing_health_check_rolls_back(service: Service) -> None:
     assert service.versions() == ["v1"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_tcp_health_check_passes_when_the_port_listens_and_rolls_back_when_not(
         service: Service) -> None:
-    port = _free_port()
+    port = free_port()
     assert deploy(service)[0] == 0
     service.write_inventory("v2", f"serve-{port}", health={"tcp": port, "timeout": 3})
     rc, out = deploy(service)
@@ -241,7 +234,7 @@ def test_tcp_health_check_passes_when_the_port_listens_and_rolls_back_when_not(
 
 
 def test_url_health_check_needs_a_2xx(service: Service) -> None:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     service.write_inventory("v1", f"serve-{port}", health={"url": f"{url}/ok"})
     rc, out = deploy(service)

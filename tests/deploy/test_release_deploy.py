@@ -124,8 +124,7 @@ def test_deploy_ships_switches_keeps_and_rolls_back_a_release(shipped: Shipped) 
         assert s.site.sh(s.site.main, f"readlink {s.root}/.svcctl-previous").stdout \
             == "releases/v1\n"
         assert [ln.split()[1] for ln in s.ps()] == [f"{s.root}/releases/v2/main.py"]
-    assert sampler.result["samples"] >= 100, sampler.result
-    assert sampler.max <= 1, f"two instances at once: {sampler.result['events']}"
+    sampler.check(at_least=100)
     assert len(sampler.pids) >= 3  # v1, v2 (twice), v2 again after the rollback: it saw them
 
 

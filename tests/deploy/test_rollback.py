@@ -88,8 +88,7 @@ def test_rollback_goes_back_and_forth_and_never_to_a_release_whose_deploy_failed
         again = _rollback(s)
         assert "release v1 (previous)" in dict(planned(again))["upload"]
         assert _runs(s) == [f"{s.root}/releases/v1/main.py"]
-    assert sampler.result["samples"] >= 100, sampler.result
-    assert sampler.max <= 1, f"two instances at once: {sampler.result['events']}"
+    sampler.check(at_least=100)
     assert len(sampler.pids) >= 5, sampler.result  # v1, v2, v1, v2, v2 again, v1: it saw them
 
 

@@ -9,7 +9,6 @@ nobody claimed are closed and `connect` is the plain connector again.
 
 from __future__ import annotations
 
-import socket
 import threading
 from pathlib import Path
 
@@ -21,13 +20,7 @@ from svcctl.host.ssh import SSHHost, SSHTarget
 from svcctl.model import Domain, HostSpec, Inventory
 from svcctl.ops.context import RunContext
 from tests.conftest import Hosts
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
+from tests.service_kit import free_port
 
 
 class Noting(SSHHost):
@@ -65,7 +58,7 @@ def _specs(*names: str) -> list[HostSpec]:
 
 @pytest.fixture
 def ctx_and_recorder(hosts: Hosts, tmp_path: Path) -> tuple[RunContext, Recorder]:
-    recorder = Recorder(hosts.ssh_config, _closed_port())
+    recorder = Recorder(hosts.ssh_config, free_port())
     inv = Inventory(tmp_path / "inventory.yaml", {}, {}, tmp_path)
     return RunContext(inv, recorder), recorder
 

@@ -7,7 +7,6 @@ read from `svcctl audit --json` and checked against what launchd and ps say them
 from __future__ import annotations
 
 import re
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -15,18 +14,11 @@ import pytest
 
 from svcctl.host.quote import quote
 from tests.conftest import Hosts
-from tests.service_kit import HOME, Site, audit_json, finding, svcctl
+from tests.service_kit import HOME, Site, audit_json, finding, free_port, svcctl
 from tests.testbed.jobs import AGENTS
 from tests.wait import wait_until
 
 pytestmark = pytest.mark.testbed
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def _by_pid(f: dict[str, Any]) -> dict[int, dict[str, Any]]:
@@ -193,7 +185,7 @@ def test_keepalive_job_that_exits_at_once_is_a_crashloop(kit: Site) -> None:
 
 def test_unreachable_host_is_reported_and_the_others_still_audited(kit: Site) -> None:
     svc = kit.service()
-    port = _free_port()
+    port = free_port()
     inv = kit.inventory(
         {svc.name: svc.entry(["tesseract", "ghost"])},
         hosts={"tesseract": {"domain": "user/501", "home": HOME},
@@ -314,7 +306,7 @@ def test_json_contract(kit: Site) -> None:
     inv = kit.inventory(
         {dup.name: dup.entry(["tesseract"]), down.name: down.entry(["tesseract", "ghost"])},
         hosts={"tesseract": {"domain": "user/501", "home": HOME},
-               "ghost": {"domain": "user/501", "hostname": "127.0.0.1", "port": _free_port()}},
+               "ghost": {"domain": "user/501", "hostname": "127.0.0.1", "port": free_port()}},
     )
     managed = kit.deploy(inv, dup)
     stray = kit.start_detached("tesseract", f"/usr/bin/python3 {dup.script}")

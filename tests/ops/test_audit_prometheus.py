@@ -5,36 +5,14 @@ parser; the exit code stays audit's."""
 from __future__ import annotations
 
 import json
-import socket
 import time
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.service_kit import HOME, Site, svcctl
+from tests.service_kit import HOME, Site, free_port, svcctl
+from tests.unit.test_watch_metrics import labels, parse
 
 pytestmark = pytest.mark.testbed
-
-Labels = tuple[tuple[str, str], ...]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
-def _samples(text: str) -> dict[str, dict[Labels, float]]:
-    out: dict[str, dict[Labels, float]] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out.setdefault(s.name, {})[tuple(sorted(s.labels.items()))] = s.value
-    return out
-
-
-def _l(**kv: str) -> Labels:
-    return tuple(sorted(kv.items()))
 
 
 def test_audit_as_prometheus_text(kit: Site) -> None:
@@ -42,7 +20,7 @@ def test_audit_as_prometheus_text(kit: Site) -> None:
     inv = kit.inventory(
         {dup.name: dup.entry(["tesseract"]), down.name: down.entry(["tesseract", "ghost"])},
         hosts={"tesseract": {"domain": "user/501", "home": HOME},
-               "ghost": {"domain": "user/501", "hostname": "127.0.0.1", "port": _free_port()}},
+               "ghost": {"domain": "user/501", "hostname": "127.0.0.1", "port": free_port()}},
     )
     kit.deploy(inv, dup)
     kit.start_detached("tesseract", f"/usr/bin/python3 {dup.script}")
@@ -51,31 +29,31 @@ def test_audit_as_prometheus_text(kit: Site) -> None:
     proc = svcctl("audit", "-i", str(inv), "--format", "prometheus")
     after = time.time()
     assert proc.returncode == 1, proc.stderr  # findings: audit's exit code
-    got = _samples(proc.stdout)
+    got = parse(proc.stdout)
 
     verdicts = got["svcctl_verdict"]
-    assert verdicts[_l(host="tesseract", service=dup.name, verdict="duplicate")] == 1.0
-    assert verdicts[_l(host="tesseract", service=dup.name, verdict="ok")] == 0.0
-    assert verdicts[_l(host="tesseract", service=down.name, verdict="down")] == 1.0
+    assert verdicts[labels(host="tesseract", service=dup.name, verdict="duplicate")] == 1.0
+    assert verdicts[labels(host="tesseract", service=dup.name, verdict="ok")] == 0.0
+    assert verdicts[labels(host="tesseract", service=down.name, verdict="down")] == 1.0
     # a host that did not answer: every service audited is unreachable there (as in --json)
-    assert verdicts[_l(host="ghost", service=down.name, verdict="unreachable")] == 1.0
-    assert verdicts[_l(host="ghost", service=dup.name, verdict="unreachable")] == 1.0
+    assert verdicts[labels(host="ghost", service=down.name, verdict="unreachable")] == 1.0
+    assert verdicts[labels(host="ghost", service=dup.name, verdict="unreachable")] == 1.0
     assert sum(verdicts.values()) == 4.0  # one verdict per host and service
 
     assert got["svcctl_instances"] == {
-        _l(host="tesseract", service=dup.name, kind="launchd"): 1.0,
-        _l(host="tesseract", service=dup.name, kind="stray"): 1.0,
-        _l(host="tesseract", service=dup.name, kind="hidden"): 0.0,
-        _l(host="tesseract", service=down.name, kind="launchd"): 0.0,
-        _l(host="tesseract", service=down.name, kind="stray"): 0.0,
-        _l(host="tesseract", service=down.name, kind="hidden"): 0.0,
+        labels(host="tesseract", service=dup.name, kind="launchd"): 1.0,
+        labels(host="tesseract", service=dup.name, kind="stray"): 1.0,
+        labels(host="tesseract", service=dup.name, kind="hidden"): 0.0,
+        labels(host="tesseract", service=down.name, kind="launchd"): 0.0,
+        labels(host="tesseract", service=down.name, kind="stray"): 0.0,
+        labels(host="tesseract", service=down.name, kind="hidden"): 0.0,
     }
-    assert got["svcctl_host_up"] == {_l(host="tesseract"): 1.0, _l(host="ghost"): 0.0}
+    assert got["svcctl_host_up"] == {labels(host="tesseract"): 1.0, labels(host="ghost"): 0.0}
     [(key, last)] = got["svcctl_last_success_timestamp_seconds"].items()
-    assert key == _l(host="tesseract")  # ghost never answered: no sample
+    assert key == labels(host="tesseract")  # ghost never answered: no sample
     assert before <= last <= after
     durations = got["svcctl_probe_duration_seconds"]
-    assert set(durations) == {_l(host="tesseract"), _l(host="ghost")}
+    assert set(durations) == {labels(host="tesseract"), labels(host="ghost")}
     assert all(0 < d < after - before for d in durations.values())
 
 
@@ -91,8 +69,8 @@ def test_format_json_is_json_and_a_contradiction_is_refused(kit: Site) -> None:
 
     ok = svcctl("audit", "-i", str(inv), "--host", "tesseract", "--format", "prometheus")
     assert ok.returncode == 0, ok.stderr
-    assert _samples(ok.stdout)["svcctl_verdict"][
-        _l(host="tesseract", service=svc.name, verdict="ok")] == 1.0
+    assert parse(ok.stdout)["svcctl_verdict"][
+        labels(host="tesseract", service=svc.name, verdict="ok")] == 1.0
 
     both = svcctl("audit", "-i", str(inv), "--json", "--format", "prometheus")
     assert both.returncode == 2

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import Hosts
-from tests.service_kit import HOME, Site
+from tests.service_kit import HOME, Site, free_port
 from tests.testbed.jobs import detached
 from tests.wait import wait_until
-from tests.watch.running import Watcher, free_port, no_traceback, sample
+from tests.watch.running import Watcher, no_traceback, sample
 
 pytestmark = pytest.mark.testbed
 
