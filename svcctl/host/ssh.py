@@ -9,6 +9,7 @@ trust-on-first-use, and a changed key is always refused.
 
 from __future__ import annotations
 
+import logging
 import os
 import posixpath
 import secrets
@@ -24,6 +25,11 @@ import paramiko
 from svcctl.errors import CommandTimeoutError, HostError, HostKeyError, HostUnreachableError
 from svcctl.host.base import DEFAULT_TIMEOUT, Host, Result
 from svcctl.host.quote import join
+
+# paramiko logs what its transport thread meets (`Socket exception: Connection reset by
+# peer`) and configures no handler: Python's last resort then printed it, bare, on
+# svcctl's stderr. svcctl reports a lost connection itself, as a HostError, on next use.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 CONNECT_TIMEOUT = 10.0
 
