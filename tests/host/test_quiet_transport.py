@@ -22,7 +22,7 @@ from tests.conftest import Hosts
 ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = r'''
-import socket, struct, sys, threading, time
+import select, socket, struct, sys, threading, time
 from pathlib import Path
 from svcctl.errors import HostError
 from svcctl.host.ssh import SSHHost, SSHTarget
@@ -31,29 +31,32 @@ address, port, config = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
 relay = socket.socket()
 relay.bind(("127.0.0.1", 0))
 relay.listen(1)
-client_side = []
-
-def pump(a, b):
-    try:
-        while (data := a.recv(65536)):
-            b.sendall(data)
-    except OSError:
-        pass
+reset, was_reset = threading.Event(), threading.Event()
 
 def serve():
+    # one thread owns both sockets: a close while another thread sits in recv() on the
+    # socket would be put off until that recv returns, and the reset never sent
     c, _ = relay.accept()
-    client_side.append(c)
     up = socket.create_connection((address, port))
-    threading.Thread(target=pump, args=(c, up), daemon=True).start()
-    pump(up, c)
+    other = {c: up, up: c}
+    while not reset.is_set():
+        ready, _, _ = select.select([c, up], [], [], 0.05)
+        for sock in ready:
+            data = sock.recv(65536)
+            if not data:
+                return
+            other[sock].sendall(data)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()  # RST: the host went away under the kept connection
+    up.close()
+    was_reset.set()
 
 threading.Thread(target=serve, daemon=True).start()
 config.write_text(config.read_text().replace("PORT", str(relay.getsockname()[1])))
 host = SSHHost("relayed", SSHTarget("relayed", ssh_config=config, accept_new_host_key=True))
 assert host.run(["echo", "up"]).stdout == "up\n"
-# the host goes away under the kept connection: a reset, read by paramiko's own thread
-client_side[0].setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-client_side[0].close()
+reset.set()
+assert was_reset.wait(10), "the relay did not reset"
 transport = host._client.get_transport()
 deadline = time.monotonic() + 10
 while transport.is_active() and time.monotonic() < deadline:
