@@ -71,7 +71,7 @@ def test_a_guarded_service_rolls_back_and_a_loaded_one_is_a_crashloop(
     assert (rc, host["outcome"]) == (3, "rolled-back"), doc
     assert "crash loop" in host["error"] and "last exit 1" in host["error"], host
     rc, doc = _svcctl(inv, "audit")
-    assert (rc, doc["hosts"][0]["services"][0]["verdict"]) == (1, "down")  # nothing left
+    assert (rc, doc["hosts"][0]["services"][0]["verdict"]) == (1, "down"), doc  # nothing left
     # the same job loaded by hand (or before the tools went away): launchd keeps
     # respawning the wrapper, which /usr/bin/python3 never runs
     plist = subprocess.run([sys.executable, "-m", "svcctl.cli.main", "render", "bot", "-i",
