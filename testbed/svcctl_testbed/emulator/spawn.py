@@ -159,11 +159,21 @@ def _child(plan: SpawnPlan) -> None:
 
 def spawn(plan: SpawnPlan) -> int:
     """Fork and exec; an exec failure makes the child exit 78 (EX_CONFIG), so the job is
-    loaded and fails at spawn (FACTS 2.1: missing Program still bootstraps with 0)."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            _child(plan)
-        finally:
-            os._exit(EX_CONFIG)
+    loaded and fails at spawn (FACTS 2.1: missing Program still bootstraps with 0).
+
+    Every signal is blocked across the fork. Until `_child` has reset them, the child
+    shares PID 1's C signal handler and its self-pipe (server.py, set_wakeup_fd): a
+    SIGTERM for the new job (a bootout right after a respawn) was written to launchd's
+    own pipe, and launchd shut the host down. Blocked, it waits in the child until its
+    handlers are the defaults, and stops the job alone (FACTS 2.2)."""
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+    try:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _child(plan)  # unblocks, with the default handlers in place
+            finally:
+                os._exit(EX_CONFIG)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     return pid
