@@ -16,6 +16,7 @@ import pytest
 
 from svcctl.host.quote import join, quote
 from svcctl_testbed.control import Testbed
+from tests.postmortem import pytest_runtest_makereport  # noqa: F401  (a hook: pytest finds it here)
 
 # The longest tests first (measured: a runbook takes up to 4 minutes under load, the demo
 # and the reboot scenarios 1-2), then the rest of what runs on hosts, the quick pure tests

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -68,6 +69,7 @@ class Testbed:
 
     def __init__(self, directory: Path) -> None:
         self.layout = Layout(directory.resolve())
+        _MADE.add(self)
 
     # -- state -----------------------------------------------------------------
     def _load(self) -> dict[str, HostRecord]:
@@ -214,6 +216,24 @@ class Testbed:
         for rec in self._load().values():
             running = _alive(rec)
             out.append(HostStatus(rec, running, running and _ssh_banner(rec.address, rec.port)))
+        return out
+
+    def postmortem(self, lines: int = 12) -> list[str]:
+        """For a failed test: each host that is not up (PID 1 gone, or sshd silent), with
+        the tail of its launchd log, console and sshd log. Nothing when all are up."""
+        out: list[str] = []
+        for st in self.status():
+            if st.running and st.ssh:
+                continue
+            name = st.record.name
+            hostdir = self.layout.host(name)
+            why = "sshd does not answer" if st.running else "PID 1 is gone: the host is down"
+            out.append(f"host {name} ({self.layout.root}): {why}")
+            for path in (hostdir.log, hostdir.console_log, hostdir.sys / "sshd.log"):
+                tail = _last_lines(path, lines)
+                if tail:
+                    out.append(f"  {path.name}:")
+                    out += [f"    {line}" for line in tail]
         return out
 
     # -- runtime controls ----------------------------------------------------------
@@ -363,12 +383,24 @@ def _wait_ready(hostdir: HostDir, address: str, proc: subprocess.Popen[bytes]) -
     raise TestbedError(f"host {hostdir.root.name} did not come up: {tail or 'no output'}")
 
 
-def _tail(path: Path, lines: int = 5) -> str:
+def made_testbeds() -> list[Testbed]:
+    """Every Testbed this process made and still holds (for reports on failed tests)."""
+    return list(_MADE)
+
+
+_MADE: weakref.WeakSet[Testbed] = weakref.WeakSet()
+
+
+def _last_lines(path: Path, lines: int) -> list[str]:
     try:
-        text = path.read_text(errors="replace").strip().splitlines()[-lines:]
+        return path.read_text(errors="replace").rstrip("\n").splitlines()[-lines:]
     except OSError:
-        return ""
-    return " | ".join(text) + " "
+        return []
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    text = _last_lines(path, lines)
+    return " | ".join(text) + " " if text else ""
 
 
 def _kill_tree(pid: int) -> None:
