@@ -55,10 +55,12 @@ class _Resolved:
     identity_files: tuple[str, ...]
     known_hosts: tuple[str, ...]
     proxy_jump: str | None
+    connect_timeout: float  # ssh_config's ConnectTimeout, else the target's
 
 
 def resolve(target: SSHTarget) -> _Resolved:
-    """Apply ssh_config (HostName, Port, User, IdentityFile, UserKnownHostsFile, ProxyJump)."""
+    """Apply ssh_config (HostName, Port, User, IdentityFile, UserKnownHostsFile, ProxyJump,
+    ConnectTimeout)."""
     cfg: dict[str, Any] = {}
     if target.ssh_config is not None:
         try:
@@ -79,6 +81,7 @@ def resolve(target: SSHTarget) -> _Resolved:
             f"{target.alias}: bad Port {cfg.get('port')!r} in ssh_config {target.ssh_config}"
         ) from None
     return _Resolved(
+        connect_timeout=_connect_timeout(target, cfg.get("connecttimeout")),
         hostname=target.hostname or str(cfg.get("hostname", target.alias)),
         port=port,
         user=str(user),
@@ -86,6 +89,17 @@ def resolve(target: SSHTarget) -> _Resolved:
         known_hosts=known_files,
         proxy_jump=None if jump in (None, "none") else str(jump),
     )
+
+
+def _connect_timeout(target: SSHTarget, value: str | None) -> float:
+    """ssh_config(5) ConnectTimeout: whole seconds, for the TCP connect, the banner, and
+    here also authentication and opening a session (svcctl's one connection timeout)."""
+    if value is None:
+        return target.connect_timeout
+    if not value.isdigit() or int(value) == 0:
+        raise HostUnreachableError(f"{target.alias}: bad ConnectTimeout {value!r} in ssh_config "
+                                   f"{target.ssh_config} (whole seconds, at least 1)")
+    return float(value)
 
 
 class _TrustOnFirstUse(paramiko.MissingHostKeyPolicy):
@@ -108,6 +122,7 @@ class SSHHost(Host):
         self.target = target
         self._client: paramiko.SSHClient | None = None
         self._jump: paramiko.SSHClient | None = None
+        self._timeout = target.connect_timeout  # ssh_config's ConnectTimeout, once resolved
 
     # -- connection ----------------------------------------------------------------
     def _connect(self) -> paramiko.SSHClient:
@@ -127,14 +142,15 @@ class SSHHost(Host):
             client.set_missing_host_key_policy(_TrustOnFirstUse(r.known_hosts[0]))
         else:
             client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        self._timeout = r.connect_timeout
         sock = self._jump_channel(r) if r.proxy_jump else None
         where = f"{r.user}@{r.hostname}:{r.port}"
         try:
             client.connect(
                 r.hostname, port=r.port, username=r.user,
                 key_filename=list(r.identity_files) or None,  # type: ignore[arg-type]  # paramiko takes a list too
-                timeout=self.target.connect_timeout, banner_timeout=self.target.connect_timeout,
-                auth_timeout=self.target.connect_timeout, sock=sock,
+                timeout=r.connect_timeout, banner_timeout=r.connect_timeout,
+                auth_timeout=r.connect_timeout, sock=sock,
                 allow_agent=bool(os.environ.get("SSH_AUTH_SOCK")), look_for_keys=True,
                 transport_factory=_transport,
             )
@@ -211,7 +227,7 @@ class SSHHost(Host):
             self.close()
             raise HostUnreachableError(f"{self.name}: the SSH connection was lost")
         try:
-            chan = transport.open_session(timeout=self.target.connect_timeout)
+            chan = transport.open_session(timeout=self._timeout)
             chan.exec_command(command)
             got_out, got_err = bytearray(), bytearray()
             if chunks is not None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import json
 import signal
-import socket
 import sys
 import threading
 import time
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Hosts
-from tests.service_kit import HOME, Site, free_port
+from tests.service_kit import HOME, Blackhole, Site, free_port
 from tests.testbed.jobs import detached
 from tests.wait import wait_until
 from tests.watch.running import Watcher, no_traceback, sample
@@ -253,35 +252,9 @@ def test_a_slow_failing_hook_never_stalls_the_watch(kit: Site) -> None:
         w.kill()
 
 
-class _Blackhole:
-    """A TCP port that accepts and never says a word: an SSH connect to it hangs until the
-    banner timeout (10 s), as a host whose sshd is wedged does."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port: int = self.sock.getsockname()[1]
-        self.accepted: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted.append(conn)
-
-    def close(self) -> None:
-        self.sock.close()
-        for conn in self.accepted:
-            conn.close()
-
-
 def test_a_hung_host_is_not_asked_again_and_never_delays_the_others(kit: Site) -> None:
     svc = kit.service()
-    hole = _Blackhole()
+    hole = Blackhole()
     inv = kit.inventory({svc.name: svc.entry(["tesseract"])}, hosts={
         "tesseract": {"domain": "user/501", "home": HOME},
         "hung": {"domain": "user/501", "home": HOME, "hostname": "127.0.0.1",
