@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
+import re
 import secrets
 import select
 import time
@@ -91,15 +92,23 @@ def resolve(target: SSHTarget) -> _Resolved:
     )
 
 
+_TIME_PART = re.compile(r"([0-9]+)([smhdw]?)", re.IGNORECASE)
+_TIME_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
 def _connect_timeout(target: SSHTarget, value: str | None) -> float:
-    """ssh_config(5) ConnectTimeout: whole seconds, for the TCP connect, the banner, and
-    here also authentication and opening a session (svcctl's one connection timeout)."""
-    if value is None:
+    """ssh_config(5) ConnectTimeout, in OpenSSH's time format (`30`, `1m30`, `2S`, as
+    `ssh -G` reads them): for the TCP connect, the banner, and here also authentication
+    and opening a session (svcctl's one connection timeout). `0` and `none`, OpenSSH's "no
+    timeout", keep svcctl's own: a host that never answers must not hold svcctl forever."""
+    if value is None or value.lower() == "none":
         return target.connect_timeout
-    if not value.isdigit() or int(value) == 0:
+    parts = _TIME_PART.findall(value)
+    if not parts or "".join(n + u for n, u in parts) != value:
         raise HostUnreachableError(f"{target.alias}: bad ConnectTimeout {value!r} in ssh_config "
-                                   f"{target.ssh_config} (whole seconds, at least 1)")
-    return float(value)
+                                   f"{target.ssh_config} (seconds, or a time such as 1m30)")
+    seconds = sum(int(n) * _TIME_UNIT[u.lower()] for n, u in parts)
+    return float(seconds) if seconds else target.connect_timeout
 
 
 class _TrustOnFirstUse(paramiko.MissingHostKeyPolicy):

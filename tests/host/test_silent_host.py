@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from svcctl.errors import HostUnreachableError
-from svcctl.host.ssh import SSHHost, SSHTarget
+from svcctl.host.ssh import SSHHost, SSHTarget, resolve
 from svcctl.model import Inventory
 from svcctl.ops.context import RunContext
 from tests.service_kit import Blackhole
@@ -51,11 +51,21 @@ def test_connect_timeout_from_ssh_config_bounds_a_silent_host(silent: Blackhole,
     assert 1.5 < took < 8, took  # ConnectTimeout's 2 s, not the default 10
 
 
-@pytest.mark.parametrize("value", ["0", "soon", "1.5", "-3"])
+@pytest.mark.parametrize("value", ["soon", "1.5", "-3", "1m30x", "m"])
 def test_a_bad_connect_timeout_is_a_typed_error(tmp_path: Path, value: str) -> None:
     cfg = _config(tmp_path, 1, value, "odd")
     with pytest.raises(HostUnreachableError, match=f"bad ConnectTimeout '{value}'"):
         SSHHost("odd", SSHTarget("odd", ssh_config=cfg)).run(["true"])
+
+
+# what OpenSSH's `ssh -G -o ConnectTimeout=...` reads, and svcctl's own 10 s where OpenSSH
+# would have no timeout at all
+@pytest.mark.parametrize("value, seconds", [
+    ("90", 90.0), ("1m30", 90.0), ("2S", 2.0), ("1h", 3600.0), ("0", 10.0), ("none", 10.0)])
+def test_connect_timeout_reads_openssh_time_values(tmp_path: Path, value: str,
+                                                   seconds: float) -> None:
+    cfg = _config(tmp_path, 1, value, "odd")
+    assert resolve(SSHTarget("odd", ssh_config=cfg)).connect_timeout == seconds
 
 
 @pytest.mark.parametrize("hosts, extra", [
